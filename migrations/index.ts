@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration'
+import * as initialSchema from './0001-initial-schema.js'
+
+/**
+ * Every migration of automagik-db, in order. A static list (not a folder scan) so that
+ * `db.migrate()` works the same from the source tree, from `dist/` and from an installed package.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001-initial-schema': initialSchema,
+}

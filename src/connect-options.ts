@@ -1,0 +1,118 @@
+import pg from 'pg'
+import { parseIntoClientConfig } from 'pg-connection-string'
+import { ConnectionError } from './errors.js'
+import type { Logger } from './logger.js'
+
+/**
+ * How {@link Db.connect} reaches its database.
+ *
+ * - `url` (or the `DATABASE_URL` environment variable): real PostgreSQL through a `pg.Pool`.
+ * - neither: embedded PGlite in memory; with `dataDir`, PGlite persisted in that folder.
+ */
+export interface DbOptions {
+  /** `postgres://user:password@host:port/database`. Defaults to `process.env.DATABASE_URL`. */
+  url?: string
+  /** Embedded only: keep the PGlite database in this folder instead of in memory. */
+  dataDir?: string
+  /** Force the embedded database even when DATABASE_URL is set. */
+  embedded?: boolean
+  /** Connections in the pool (server only; PGlite has one). Default 10. */
+  poolSize?: number
+  /** Server-side `statement_timeout` in ms (0 = none). Default 30 000. */
+  statementTimeout?: number
+  /** Limit in ms for opening a connection and for waiting for a free one. Default 10 000. */
+  connectTimeout?: number
+  /** An idle connection is closed after this many ms. Default 30 000. */
+  idleTimeout?: number
+  /** `application_name` shown in pg_stat_activity. Default `automagik-db`. */
+  applicationName?: string
+  /**
+   * Named prepared statements (each connection parses and plans a query once). Default true;
+   * set false behind PgBouncer in transaction mode older than 1.21 or without
+   * `max_prepared_statements`.
+   */
+  preparedStatements?: boolean
+  /** Run pending migrations while connecting. Default false. */
+  migrate?: boolean
+  /** Receives warnings and, at debug level, each query's SQL text and duration. */
+  logger?: Logger
+}
+
+/** The resolved settings, with the password kept out of every enumerable property. */
+export interface ResolvedConnection {
+  backend: 'postgres' | 'pglite'
+  pool: pg.Pool
+  /** Host, port and database (never the password), for messages and `inspect`. */
+  target: string
+  secrets: string[]
+  /** Frees what the backend holds beyond the pool (the pool itself is ended by Kysely). */
+  close(): Promise<void>
+}
+
+export const DEFAULTS = {
+  poolSize: 10,
+  statementTimeout: 30_000,
+  connectTimeout: 10_000,
+  idleTimeout: 30_000,
+  applicationName: 'automagik-db',
+} as const
+
+/** Builds the pool for a server URL. The URL and password are never stored as strings on it. */
+export function serverPool(url: string, options: DbOptions): ResolvedConnection {
+  let parsed: pg.ClientConfig
+  try {
+    parsed = parseIntoClientConfig(url)
+  } catch {
+    // The parser's error can quote the URL, password included: say only that it is invalid.
+    throw new ConnectionError('the database URL is not a valid PostgreSQL connection string', {
+      code: 'INVALID_URL',
+    })
+  }
+  const password = typeof parsed.password === 'string' ? parsed.password : undefined
+  const { password: _omit, connectionString: _omitUrl, ...rest } = parsed as pg.ClientConfig & {
+    connectionString?: string
+  }
+  const statementTimeout = options.statementTimeout ?? DEFAULTS.statementTimeout
+  const config: pg.PoolConfig = {
+    ...rest,
+    max: options.poolSize ?? DEFAULTS.poolSize,
+    connectionTimeoutMillis: options.connectTimeout ?? DEFAULTS.connectTimeout,
+    idleTimeoutMillis: options.idleTimeout ?? DEFAULTS.idleTimeout,
+    application_name: options.applicationName ?? rest.application_name ?? DEFAULTS.applicationName,
+    keepAlive: true,
+  }
+  if (statementTimeout > 0) config.statement_timeout = statementTimeout
+  // A function keeps the password out of pool.options, logs and util.inspect.
+  if (password !== undefined) config.password = () => password
+  const pool = new pg.Pool(config)
+  const target = `postgres://${rest.host ?? 'localhost'}:${rest.port ?? 5432}/${rest.database ?? ''}`
+  const secrets = password ? unique([password, encodeURIComponent(password)]) : []
+  return { backend: 'postgres', pool, target, secrets, close: async () => undefined }
+}
+
+/** Starts embedded PGlite (in memory, or in `dataDir`) behind a one-connection `pg.Pool`. */
+export async function embeddedPool(options: DbOptions): Promise<ResolvedConnection> {
+  const [{ PGlite }, { createPgConfig }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite/node-postgres'),
+  ])
+  const pglite = await PGlite.create(options.dataDir)
+  const pgConfig = createPgConfig(pglite)
+  const pool = new pg.Pool({
+    ...(pgConfig as unknown as pg.PoolConfig),
+    max: 1,
+    // The single PGlite session must never be closed while the Db lives.
+    idleTimeoutMillis: 0,
+    connectionTimeoutMillis: options.connectTimeout ?? DEFAULTS.connectTimeout,
+  })
+  const target = options.dataDir ? `pglite:${options.dataDir}` : 'pglite:memory'
+  return {
+    backend: 'pglite',
+    pool,
+    target,
+    secrets: [],
+    close: () => pglite.close(),
+  }
+}
+
+const unique = (values: string[]): string[] => [...new Set(values.filter((v) => v !== ''))]

@@ -1,0 +1,135 @@
+/**
+ * The errors automagik-db throws. Every failure is one of these: nothing is turned into
+ * `null` or `false`. Database errors keep their SQLSTATE in `code` and the driver's error in
+ * `cause`; constraint errors also name the `constraint`, `table` and `column` when PostgreSQL does.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await db.sessions.create({ userId: 999 })
+ * } catch (err) {
+ *   if (err instanceof ForeignKeyError) console.log(err.constraint) // 'sessions_user_id_fkey'
+ * }
+ * ```
+ */
+export interface DataLayerErrorOptions {
+  cause?: unknown
+  code?: string
+  constraint?: string
+  table?: string
+  column?: string
+  detail?: string
+}
+
+/** Base class of every error automagik-db throws. */
+export class DataLayerError extends Error {
+  /** SQLSTATE for database errors (e.g. `23505`), or a short code of ours (e.g. `VALIDATION`). */
+  readonly code: string
+  readonly constraint?: string
+  readonly table?: string
+  readonly column?: string
+  readonly detail?: string
+  /** True when running the same work again may succeed (serialization failure, deadlock). */
+  get retryable(): boolean {
+    return false
+  }
+
+  constructor(message: string, options: DataLayerErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = options.code ?? 'DATA_LAYER'
+    if (options.constraint !== undefined) this.constraint = options.constraint
+    if (options.table !== undefined) this.table = options.table
+    if (options.column !== undefined) this.column = options.column
+    if (options.detail !== undefined) this.detail = options.detail
+  }
+}
+
+/** One field that failed validation, with every rule it broke. */
+export interface FieldIssue {
+  /** The input's property name, dotted for nested values (e.g. `config`, `filter.agentId`). */
+  field: string
+  messages: string[]
+}
+
+/** Input was rejected before any SQL was sent; nothing was written. */
+export class ValidationError extends DataLayerError {
+  readonly issues: readonly FieldIssue[]
+  constructor(issues: readonly FieldIssue[], context?: string) {
+    const list = issues.map((i) => `${i.field}: ${i.messages.join('; ')}`).join(', ')
+    super(`${context ? `${context}: ` : ''}invalid input (${list})`, { code: 'VALIDATION' })
+    this.issues = issues
+  }
+  /** The names of the fields that failed. */
+  get fields(): string[] {
+    return this.issues.map((i) => i.field)
+  }
+}
+
+/** A row that had to exist does not. */
+export class NotFoundError extends DataLayerError {
+  constructor(message: string) {
+    super(message, { code: 'NOT_FOUND' })
+  }
+}
+
+/** 23505: a unique constraint was violated. */
+export class ConflictError extends DataLayerError {}
+/** 23503: a foreign key points at a row that does not exist (or still has dependants). */
+export class ForeignKeyError extends DataLayerError {}
+/** 23514: a CHECK constraint was violated. */
+export class CheckViolationError extends DataLayerError {}
+/** 23502: NULL was written to a NOT NULL column. */
+export class NotNullError extends DataLayerError {}
+
+/** 40001: the transaction could not be serialised; running it again may succeed. */
+export class SerializationError extends DataLayerError {
+  override get retryable(): boolean {
+    return true
+  }
+}
+/** 40P01: the transaction was chosen as a deadlock victim; running it again may succeed. */
+export class DeadlockError extends DataLayerError {
+  override get retryable(): boolean {
+    return true
+  }
+}
+/** 57014: the statement was cancelled (statement timeout or cancel request). */
+export class TimeoutError extends DataLayerError {}
+
+/**
+ * The connection failed or was lost (refused, reset, terminated by the server, pool acquire
+ * timeout). When `outcomeUnknown` is true the connection broke during COMMIT: the transaction
+ * may or may not have been committed, and the caller must check before retrying.
+ */
+export class ConnectionError extends DataLayerError {
+  readonly outcomeUnknown: boolean
+  constructor(message: string, options: DataLayerErrorOptions & { outcomeUnknown?: boolean } = {}) {
+    super(message, options)
+    this.outcomeUnknown = options.outcomeUnknown ?? false
+  }
+}
+
+/** A query was issued on a transaction that has already committed or rolled back. */
+export class TransactionClosedError extends DataLayerError {
+  constructor(message: string) {
+    super(message, { code: 'TRANSACTION_CLOSED' })
+  }
+}
+
+/** The Db was closed; no more queries can run on it. */
+export class DbClosedError extends DataLayerError {
+  constructor() {
+    super('this Db has been closed; create a new one with Db.connect()', { code: 'DB_CLOSED' })
+  }
+}
+
+/** A migration failed; the migrations before it stay applied. */
+export class MigrationError extends DataLayerError {
+  constructor(message: string, options: DataLayerErrorOptions = {}) {
+    super(message, { code: 'MIGRATION', ...options })
+  }
+}
+
+/** Any other database error, with its SQLSTATE in `code`. */
+export class QueryError extends DataLayerError {}

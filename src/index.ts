@@ -1,0 +1,31 @@
+import 'reflect-metadata'
+
+export { Db } from './db.js'
+export type { DbOptions } from './connect-options.js'
+export type { Logger } from './logger.js'
+export type { TransactionHandle, TransactionOptions } from './transaction.js'
+export type { MigrationStatus } from './migrator.js'
+export * from './errors.js'
+export { translateError } from './pg-errors.js'
+export type { Database } from './generated/database.js'
+export type { JsonObject } from './models/entity.js'
+export { Entity } from './models/entity.js'
+export { Agent, CreateAgentInput, UpdateAgentInput } from './models/agent.model.js'
+export { User, CreateUserInput, UpdateUserInput } from './models/user.model.js'
+export { Session, CreateSessionInput, UpdateSessionInput } from './models/session.model.js'
+export { Message, CreateMessageInput, UpdateMessageInput, MESSAGE_ROLES, type MessageRole } from './models/message.model.js'
+export {
+  Memory,
+  CreateMemoryInput,
+  UpdateMemoryInput,
+  READ_MODES,
+  ACCESS_MODES,
+  type ReadMode,
+  type Access,
+} from './models/memory.model.js'
+export { BaseRepository, type Page, type ListOptions, DEFAULT_LIMIT, MAX_LIMIT } from './repositories/base.repository.js'
+export { AgentRepository, type AgentListOptions } from './repositories/agent.repository.js'
+export { UserRepository } from './repositories/user.repository.js'
+export { SessionRepository, type SessionFilter } from './repositories/session.repository.js'
+export { MessageRepository, type ListBySessionOptions, type MessageList } from './repositories/message.repository.js'
+export { MemoryRepository, type MemoryScope, type MemoryFilter } from './repositories/memory.repository.js'

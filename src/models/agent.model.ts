@@ -1,0 +1,71 @@
+import { Type } from 'class-transformer'
+import { IsBoolean, IsInt, IsOptional, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator'
+import type { Selectable } from 'kysely'
+import type { Agents } from '../generated/database.js'
+import { IsJsonObject, IsSafeText, MAX_INT4 } from '../validation.js'
+import { Entity, type JsonObject } from './entity.js'
+
+/** An agent: a named model configuration that sessions run against. */
+export class Agent extends Entity {
+  id!: number
+  name!: string
+  type!: string
+  model!: string
+  description!: string | null
+  version!: string | null
+  systemPrompt!: string | null
+  config!: JsonObject
+  active!: boolean
+  /** Incremented atomically by `agents.incrementRunId`. */
+  runId!: number
+  @Type(() => Date) createdAt!: Date
+  @Type(() => Date) updatedAt!: Date
+}
+
+/** The columns every agent query reads. */
+export const agentColumns = [
+  'id', 'name', 'type', 'model', 'description', 'version', 'system_prompt',
+  'config', 'active', 'run_id', 'created_at', 'updated_at',
+] as const
+
+/** Row → Agent, by hand: one allocation, no reflection. */
+export function toAgent(row: Selectable<Agents>): Agent {
+  const a = new Agent()
+  a.id = row.id
+  a.name = row.name
+  a.type = row.type
+  a.model = row.model
+  a.description = row.description
+  a.version = row.version
+  a.systemPrompt = row.system_prompt
+  a.config = row.config as JsonObject
+  a.active = row.active
+  a.runId = row.run_id
+  a.createdAt = row.created_at
+  a.updatedAt = row.updated_at
+  return a
+}
+
+/** The agent fields that are optional both when creating and when updating. */
+class AgentOptionalFields {
+  @IsOptional() @IsSafeText() description?: string | null
+  @IsOptional() @IsSafeText() @MaxLength(255) version?: string | null
+  @IsOptional() @IsSafeText() systemPrompt?: string | null
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() config?: JsonObject
+  @ValidateIf((_, v) => v !== undefined) @IsBoolean() active?: boolean
+  @ValidateIf((_, v) => v !== undefined) @IsInt() @Min(0) @Max(MAX_INT4) runId?: number
+}
+
+/** Input of `agents.create`: creates the agent, or updates the one with that name. */
+export class CreateAgentInput extends AgentOptionalFields {
+  @IsSafeText() @MinLength(1) @MaxLength(255) name!: string
+  @IsSafeText() @MinLength(1) @MaxLength(255) type!: string
+  @IsSafeText() @MinLength(1) @MaxLength(255) model!: string
+}
+
+/** Input of `agents.update`: only the fields given are changed. */
+export class UpdateAgentInput extends AgentOptionalFields {
+  @ValidateIf((_, v) => v !== undefined) @IsSafeText() @MinLength(1) @MaxLength(255) name?: string
+  @ValidateIf((_, v) => v !== undefined) @IsSafeText() @MinLength(1) @MaxLength(255) type?: string
+  @ValidateIf((_, v) => v !== undefined) @IsSafeText() @MinLength(1) @MaxLength(255) model?: string
+}

@@ -1,0 +1,80 @@
+import { Type } from 'class-transformer'
+import { IsIn, IsOptional, MaxLength, MinLength, ValidateIf } from 'class-validator'
+import type { Selectable } from 'kysely'
+import type { Memories } from '../generated/database.js'
+import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
+import { Entity, type JsonObject } from './entity.js'
+
+export const READ_MODES = ['system_prompt', 'tool'] as const
+export type ReadMode = (typeof READ_MODES)[number]
+export const ACCESS_MODES = ['read', 'write', 'read_write'] as const
+export type Access = (typeof ACCESS_MODES)[number]
+
+/**
+ * A named piece of knowledge. Its scope is (agentId, userId, sessionId): an agent-global memory
+ * has userId null; a user's memory across agents has agentId null. At least one is set.
+ */
+export class Memory extends Entity {
+  id!: string
+  name!: string
+  description!: string | null
+  content!: string | null
+  sessionId!: string | null
+  userId!: number | null
+  agentId!: number | null
+  readMode!: ReadMode | null
+  access!: Access | null
+  metadata!: JsonObject
+  @Type(() => Date) createdAt!: Date
+  @Type(() => Date) updatedAt!: Date
+}
+
+/** The columns every memory query reads. */
+export const memoryColumns = [
+  'id', 'name', 'description', 'content', 'session_id', 'user_id', 'agent_id', 'read_mode', 'access',
+  'metadata', 'created_at', 'updated_at',
+] as const
+
+/** Row → Memory, by hand. */
+export function toMemory(row: Selectable<Memories>): Memory {
+  const m = new Memory()
+  m.id = row.id
+  m.name = row.name
+  m.description = row.description
+  m.content = row.content
+  m.sessionId = row.session_id
+  m.userId = row.user_id
+  m.agentId = row.agent_id
+  m.readMode = row.read_mode as ReadMode | null
+  m.access = row.access as Access | null
+  m.metadata = row.metadata as JsonObject
+  m.createdAt = row.created_at
+  m.updatedAt = row.updated_at
+  return m
+}
+
+/** The memory fields that are optional both when creating and when updating. */
+class MemoryOptionalFields {
+  @IsOptional() @IsSafeText() description?: string | null
+  @IsOptional() @IsSafeText() content?: string | null
+  @IsOptional() @IsUuidText() sessionId?: string | null
+  @IsOptional() @IsDbId() userId?: number | null
+  @IsOptional() @IsDbId() agentId?: number | null
+  @IsOptional() @IsIn(READ_MODES) readMode?: ReadMode | null
+  @IsOptional() @IsIn(ACCESS_MODES) access?: Access | null
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() metadata?: JsonObject
+}
+
+/**
+ * Input of `memories.create`: creates the memory or updates the one with this name and scope.
+ * At least one of `agentId` and `userId` is required.
+ */
+export class CreateMemoryInput extends MemoryOptionalFields {
+  @IsOptional() @IsUuidText() id?: string
+  @IsSafeText() @MinLength(1) @MaxLength(255) name!: string
+}
+
+/** Input of `memories.update`: only the fields given are changed. */
+export class UpdateMemoryInput extends MemoryOptionalFields {
+  @ValidateIf((_, v) => v !== undefined) @IsSafeText() @MinLength(1) @MaxLength(255) name?: string
+}

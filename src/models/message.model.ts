@@ -1,0 +1,98 @@
+import { Type } from 'class-transformer'
+import { IsDate, IsIn, IsOptional, MaxLength, ValidateIf } from 'class-validator'
+import type { Selectable } from 'kysely'
+import type { Messages } from '../generated/database.js'
+import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
+import { Entity, type JsonObject } from './entity.js'
+
+export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const
+export type MessageRole = (typeof MESSAGE_ROLES)[number]
+
+/** One message of a session. `seq` is the order messages were written in. */
+export class Message extends Entity {
+  id!: string
+  /** Increases with every message written; ties of `createdAt` are ordered by it. */
+  seq!: number
+  sessionId!: string
+  userId!: number | null
+  agentId!: number | null
+  role!: MessageRole
+  textContent!: string | null
+  mediaUrl!: string | null
+  mimeType!: string | null
+  messageType!: string | null
+  systemPrompt!: string | null
+  userFeedback!: string | null
+  flagged!: string | null
+  rawPayload!: JsonObject
+  toolCalls!: JsonObject
+  toolOutputs!: JsonObject
+  context!: JsonObject
+  channelPayload!: JsonObject
+  @Type(() => Date) createdAt!: Date
+  @Type(() => Date) updatedAt!: Date
+}
+
+/** The columns every message query reads. */
+export const messageColumns = [
+  'id', 'seq', 'session_id', 'user_id', 'agent_id', 'role', 'text_content', 'media_url', 'mime_type',
+  'message_type', 'system_prompt', 'user_feedback', 'flagged', 'raw_payload', 'tool_calls',
+  'tool_outputs', 'context', 'channel_payload', 'created_at', 'updated_at',
+] as const
+
+/** Row → Message, by hand. */
+export function toMessage(row: Selectable<Messages>): Message {
+  const m = new Message()
+  m.id = row.id
+  m.seq = Number(row.seq)
+  m.sessionId = row.session_id
+  m.userId = row.user_id
+  m.agentId = row.agent_id
+  m.role = row.role as MessageRole
+  m.textContent = row.text_content
+  m.mediaUrl = row.media_url
+  m.mimeType = row.mime_type
+  m.messageType = row.message_type
+  m.systemPrompt = row.system_prompt
+  m.userFeedback = row.user_feedback
+  m.flagged = row.flagged
+  m.rawPayload = row.raw_payload as JsonObject
+  m.toolCalls = row.tool_calls as JsonObject
+  m.toolOutputs = row.tool_outputs as JsonObject
+  m.context = row.context as JsonObject
+  m.channelPayload = row.channel_payload as JsonObject
+  m.createdAt = row.created_at
+  m.updatedAt = row.updated_at
+  return m
+}
+
+/** The message fields that are optional both when creating and when updating. */
+class MessageOptionalFields {
+  @IsOptional() @IsDbId() userId?: number | null
+  @IsOptional() @IsDbId() agentId?: number | null
+  @IsOptional() @IsSafeText() textContent?: string | null
+  @IsOptional() @IsSafeText() mediaUrl?: string | null
+  @IsOptional() @IsSafeText() @MaxLength(255) mimeType?: string | null
+  @IsOptional() @IsSafeText() @MaxLength(255) messageType?: string | null
+  @IsOptional() @IsSafeText() systemPrompt?: string | null
+  @IsOptional() @IsSafeText() userFeedback?: string | null
+  @IsOptional() @IsSafeText() flagged?: string | null
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() rawPayload?: JsonObject
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() toolCalls?: JsonObject
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() toolOutputs?: JsonObject
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() context?: JsonObject
+  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() channelPayload?: JsonObject
+}
+
+/** Input of `messages.create`; `id` and `createdAt` default to a new UUID and now(). */
+export class CreateMessageInput extends MessageOptionalFields {
+  @IsOptional() @IsUuidText() id?: string
+  @IsUuidText() sessionId!: string
+  @IsIn(MESSAGE_ROLES) role!: MessageRole
+  @IsOptional() @IsDate() createdAt?: Date
+}
+
+/** Input of `messages.update`: only the fields given are changed. */
+export class UpdateMessageInput extends MessageOptionalFields {
+  @ValidateIf((_, v) => v !== undefined) @IsIn(MESSAGE_ROLES) role?: MessageRole
+}

@@ -1,0 +1,141 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../generated/database.js'
+import { Agent, agentColumns, CreateAgentInput, toAgent, UpdateAgentInput } from '../models/agent.model.js'
+import { assertOptions, assertText, readBoolean, validateInput } from '../validation.js'
+import { BaseRepository, readLimit, type ListOptions } from './base.repository.js'
+
+/** Filters of `agents.list`. */
+export interface AgentListOptions extends ListOptions {
+  /** Only active agents (default true, as in the seed's `list_agents(active_only=True)`). */
+  activeOnly?: boolean
+}
+
+const AGENT_FIELDS = {
+  name: 'name',
+  type: 'type',
+  model: 'model',
+  description: 'description',
+  version: 'version',
+  systemPrompt: 'system_prompt',
+  config: 'config',
+  active: 'active',
+  runId: 'run_id',
+} as const
+
+/**
+ * Agents: create-or-update by name, lookups, and the atomic run counter.
+ *
+ * @example
+ * ```ts
+ * const agents = new AgentRepository(kysely)
+ * const agent = await agents.create({ name: 'helper', type: 'simple', model: 'gpt-4' })
+ * ```
+ */
+export class AgentRepository extends BaseRepository<Agent, number> {
+  constructor(db: Kysely<Database>) {
+    super(db, {
+      table: 'agents',
+      name: 'agents',
+      columns: agentColumns,
+      toEntity: toAgent,
+      idKind: 'int',
+      pageKey: { column: 'id', of: (a) => a.id },
+      fields: AGENT_FIELDS,
+      json: new Set(['config']),
+      updateInput: UpdateAgentInput,
+    })
+  }
+
+  /**
+   * Creates the agent, or, when one with this name exists, updates it, in one atomic statement
+   * (`INSERT … ON CONFLICT (name) DO UPDATE`). Only the fields given are overwritten: an
+   * existing agent keeps its run id, active flag and version unless you pass them.
+   *
+   * @example
+   * ```ts
+   * const agent = await db.agents.create({ name: 'helper', type: 'simple', model: 'gpt-4', config: { temperature: 0.2 } })
+   * ```
+   */
+  async create(input: CreateAgentInput): Promise<Agent> {
+    const valid = validateInput(CreateAgentInput, input, 'agents.create')
+    const row = this.toRow(valid)
+    const updates = Object.keys(row).filter((c) => c !== 'name')
+    const inserted = await this.db
+      .insertInto('agents')
+      .values(row as never)
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet(Object.fromEntries(updates.map((c) => [c, sql.ref(`excluded.${c}`)])) as never),
+      )
+      .returning(agentColumns)
+      .executeTakeFirstOrThrow()
+    return toAgent(inserted)
+  }
+
+  /**
+   * The agent with this exact (case-sensitive) name, or null.
+   *
+   * @example
+   * ```ts
+   * const agent = await db.agents.getByName('helper')
+   * ```
+   */
+  async getByName(name: string): Promise<Agent | null> {
+    assertText(name, 'name', 'agents.getByName')
+    const row = await this.db.selectFrom('agents').select(agentColumns).where('name', '=', name).executeTakeFirst()
+    return row === undefined ? null : toAgent(row)
+  }
+
+  /**
+   * Agents ordered by name; only active ones unless `activeOnly: false`.
+   *
+   * @example
+   * ```ts
+   * const all = await db.agents.list({ activeOnly: false })
+   * ```
+   */
+  async list(options: AgentListOptions = {}): Promise<Agent[]> {
+    const opts = assertOptions(options, ['activeOnly', 'limit'], 'agents.list')
+    const limit = readLimit(opts.limit, 'agents.list')
+    const activeOnly = readBoolean(opts.activeOnly, true, 'activeOnly', 'agents.list')
+    let query = this.db.selectFrom('agents').select(agentColumns)
+    if (activeOnly) query = query.where('active', '=', true)
+    const rows = await query.orderBy('name').limit(limit).execute()
+    return rows.map(toAgent)
+  }
+
+  /**
+   * How many agents there are (only active ones with `activeOnly: true`).
+   *
+   * @example
+   * ```ts
+   * const active = await db.agents.count({ activeOnly: true })
+   * ```
+   */
+  override async count(filter: { activeOnly?: boolean } = {}): Promise<number> {
+    const opts = assertOptions(filter, ['activeOnly'], 'agents.count')
+    let query = this.db.selectFrom('agents')
+    if (readBoolean(opts.activeOnly, false, 'activeOnly', 'agents.count')) query = query.where('active', '=', true)
+    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  /**
+   * Adds one to the agent's run id atomically and returns the new value, or null when no agent
+   * has this id. Safe under any concurrency: each call gets a distinct value.
+   *
+   * @example
+   * ```ts
+   * const run = await db.agents.incrementRunId(agent.id) // 1, 2, 3, …
+   * ```
+   */
+  async incrementRunId(id: number): Promise<number | null> {
+    this.assertId(id, 'incrementRunId')
+    const row = await this.db
+      .updateTable('agents')
+      .set((eb) => ({ run_id: eb('run_id', '+', 1) }))
+      .where('id', '=', id)
+      .returning('run_id')
+      .executeTakeFirst()
+    return row === undefined ? null : row.run_id
+  }
+}

@@ -1,0 +1,259 @@
+import type { Kysely, SelectQueryBuilder } from 'kysely'
+import type { Database } from '../generated/database.js'
+import { ValidationError } from '../errors.js'
+import { assertId, assertOptions, assertUuid, isPlainObject, validateInput } from '../validation.js'
+
+/** Default and largest `limit` of list methods and pages. */
+export const DEFAULT_LIMIT = 100
+export const MAX_LIMIT = 1000
+
+/** Options every list method takes. */
+export interface ListOptions {
+  /** At most this many rows (default 100, at most 1000). */
+  limit?: number
+}
+
+/** One page of a keyset pagination. */
+export interface Page<T> {
+  items: T[]
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  nextCursor: string | null
+}
+
+/** What a repository tells its base class about its table. */
+export interface TableSpec<T, Id extends number | string> {
+  table: keyof Database & string
+  /** Columns read by every query. */
+  columns: readonly string[]
+  /** Row → entity, by hand (no class-transformer per row). */
+  toEntity(row: any): T
+  /** `int` ids are checked as integers, `uuid` ids as UUID strings, before any SQL. */
+  idKind: Id extends number ? 'int' : 'uuid'
+  /** A unique, sortable column for keyset pages, and how to read it from an entity. */
+  pageKey: { column: string; of(entity: T): number | string }
+  /** entity field → column, for inputs; JSON columns are listed in `json`. */
+  fields: Readonly<Record<string, string>>
+  json: ReadonlySet<string>
+  /** The class-validator class of `update` patches. */
+  updateInput: new () => object
+  /** Used in error messages, e.g. `agents`. */
+  name: string
+}
+
+type AnyDb = Kysely<any>
+
+/**
+ * What every repository does: get, list, count, exists, update, delete and keyset pages over one
+ * table. Subclasses add `create` (each entity upserts on its own key) and their own lookups.
+ * The executor comes in through the constructor, so a repository bound to a transaction is just
+ * `new XRepository(trx)`.
+ *
+ * @example
+ * ```ts
+ * const repo = new AgentRepository(kysely)
+ * const { items, nextCursor } = await repo.page({ limit: 50 })
+ * ```
+ */
+export abstract class BaseRepository<T, Id extends number | string> {
+  protected readonly db: Kysely<Database>
+  protected readonly spec: TableSpec<T, Id>
+
+  constructor(db: Kysely<Database>, spec: TableSpec<T, Id>) {
+    this.db = db
+    this.spec = spec
+  }
+
+  /** The executor, untyped over the table name (the base class is generic over tables). */
+  protected get any(): AnyDb {
+    return this.db as unknown as AnyDb
+  }
+
+  /**
+   * The row with this id, or null.
+   *
+   * @example
+   * ```ts
+   * const agent = await db.agents.get(1)
+   * ```
+   */
+  async get(id: Id): Promise<T | null> {
+    this.assertId(id, 'get')
+    const row = await this.any
+      .selectFrom(this.spec.table)
+      .select(this.spec.columns)
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row === undefined ? null : this.spec.toEntity(row)
+  }
+
+  /**
+   * True when a row with this id exists.
+   *
+   * @example
+   * ```ts
+   * if (!(await db.sessions.exists(id))) throw new Error('no such session')
+   * ```
+   */
+  async exists(id: Id): Promise<boolean> {
+    this.assertId(id, 'exists')
+    const row = await this.any.selectFrom(this.spec.table).select('id').where('id', '=', id).executeTakeFirst()
+    return row !== undefined
+  }
+
+  /**
+   * How many rows there are (subclasses narrow it with their filters).
+   *
+   * @example
+   * ```ts
+   * const n = await db.agents.count()
+   * ```
+   */
+  async count(filter?: unknown): Promise<number> {
+    const query = this.filtered(this.any.selectFrom(this.spec.table), filter, 'count')
+    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  /**
+   * Changes only the fields given and returns the updated row, or null when no row has this id.
+   *
+   * @example
+   * ```ts
+   * const agent = await db.agents.update(1, { description: 'new' }) // other fields untouched
+   * ```
+   */
+  async update(id: Id, patch: object): Promise<T | null> {
+    this.assertId(id, 'update')
+    const input = validateInput(this.spec.updateInput, patch, `${this.spec.name}.update`)
+    const values = this.toRow(input)
+    if (Object.keys(values).length === 0) return this.get(id)
+    const row = await this.any
+      .updateTable(this.spec.table)
+      .set(values)
+      .where('id', '=', id)
+      .returning(this.spec.columns)
+      .executeTakeFirst()
+    return row === undefined ? null : this.spec.toEntity(row)
+  }
+
+  /**
+   * Deletes the row; true only when a row was deleted.
+   *
+   * @example
+   * ```ts
+   * const deleted = await db.agents.delete(1)
+   * ```
+   */
+  async delete(id: Id): Promise<boolean> {
+    this.assertId(id, 'delete')
+    const result = await this.any.deleteFrom(this.spec.table).where('id', '=', id).executeTakeFirst()
+    return result.numDeletedRows > 0n
+  }
+
+  /**
+   * Keyset pagination over the whole table in key order: stable and as fast on the last page as
+   * on the first (no OFFSET).
+   *
+   * @example
+   * ```ts
+   * let cursor: string | null = null
+   * do {
+   *   const page = await db.users.page({ limit: 500, cursor })
+   *   cursor = page.nextCursor
+   * } while (cursor)
+   * ```
+   */
+  async page(options: { limit?: number; cursor?: string | null } = {}): Promise<Page<T>> {
+    const context = `${this.spec.name}.page`
+    const opts = assertOptions(options, ['limit', 'cursor'], context)
+    const limit = readLimit(opts.limit, context)
+    const after = opts.cursor == null ? undefined : this.decodeCursor(opts.cursor, context)
+    const key = this.spec.pageKey.column
+    let query = this.any.selectFrom(this.spec.table).select(this.spec.columns)
+    if (after !== undefined) query = query.where(key, '>', after)
+    const rows = await query.orderBy(key, 'asc').limit(limit + 1).execute()
+    return this.toPage(rows, limit)
+  }
+
+  /** Rows → a page: `limit + 1` rows were fetched to learn whether another page follows. */
+  protected toPage(rows: unknown[], limit: number): Page<T> {
+    const more = rows.length > limit
+    const items = (more ? rows.slice(0, limit) : rows).map((r) => this.spec.toEntity(r))
+    const last = items[items.length - 1]
+    const nextCursor = more && last !== undefined ? encodeCursor(this.spec.pageKey.of(last)) : null
+    return { items, nextCursor }
+  }
+
+  protected decodeCursor(cursor: unknown, context: string): number | string {
+    const bad = () => new ValidationError([{ field: 'cursor', messages: ['cursor is not a cursor this method returned'] }], context)
+    if (typeof cursor !== 'string' || cursor.length > 200) throw bad()
+    let value: unknown
+    try {
+      value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    } catch {
+      throw bad()
+    }
+    const key = isPlainObject(value) ? value.k : undefined
+    if (typeof key === 'number' ? !Number.isSafeInteger(key) : typeof key !== 'string' || key.length > 64) throw bad()
+    if (typeof key === 'string' && this.spec.pageKey.column === 'id') {
+      try {
+        assertUuid(key, 'cursor', context)
+      } catch {
+        throw bad()
+      }
+    }
+    return key as number | string
+  }
+
+  /** Applies the subclass's filter to a query; the base knows no filters. */
+  protected filtered<Q extends SelectQueryBuilder<any, any, any>>(query: Q, filter: unknown, method: string): Q {
+    if (filter !== undefined) assertOptions(filter, [], `${this.spec.name}.${method}`)
+    return query
+  }
+
+  /** Checks an id before any SQL is sent. */
+  protected assertId(id: unknown, method: string, field = 'id'): asserts id is Id {
+    const context = `${this.spec.name}.${method}`
+    if (this.spec.idKind === 'int') assertId(id, field, context)
+    else assertUuid(id, field, context)
+  }
+
+  /** A validated input → the columns to write (only the fields given; JSON serialised). */
+  protected toRow(input: object): Record<string, unknown> {
+    const row: Record<string, unknown> = {}
+    for (const [field, value] of Object.entries(input)) {
+      if (value === undefined) continue
+      const column = this.spec.fields[field]
+      if (column === undefined) continue
+      row[column] = this.spec.json.has(column) ? JSON.stringify(value) : value
+    }
+    return row
+  }
+}
+
+/** An opaque cursor for a key value. */
+export function encodeCursor(key: number | string): string {
+  return Buffer.from(JSON.stringify({ k: key }), 'utf8').toString('base64url')
+}
+
+/** Reads and checks a `limit` option. */
+export function readLimit(limit: unknown, context: string): number {
+  if (limit === undefined) return DEFAULT_LIMIT
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_LIMIT) {
+    throw new ValidationError([{ field: 'limit', messages: [`limit must be an integer from 1 to ${MAX_LIMIT}`] }], context)
+  }
+  return limit as number
+}
+
+/**
+ * Adds `column = value` for a filter key: left out (undefined) means any, null means IS NULL.
+ *
+ * @example
+ * ```ts
+ * query = whereEq(query, 'user_id', filter.userId)
+ * ```
+ */
+export function whereEq<Q extends SelectQueryBuilder<any, any, any>>(query: Q, column: string, value: unknown): Q {
+  if (value === undefined) return query
+  return (value === null ? query.where(column, 'is', null) : query.where(column, '=', value)) as Q
+}

@@ -1,0 +1,203 @@
+import 'reflect-metadata'
+import {
+  getMetadataStorage,
+  registerDecorator,
+  validateSync,
+  type ValidationError as ClassValidatorError,
+  type ValidationOptions,
+} from 'class-validator'
+import { ValidationError, type FieldIssue } from './errors.js'
+
+/** Largest value of a PostgreSQL `integer` column. */
+export const MAX_INT4 = 2_147_483_647
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** Deepest nesting accepted in a JSON column. */
+const MAX_JSON_DEPTH = 64
+
+/**
+ * Why a string can't be stored exactly, or undefined when it can. PostgreSQL text and jsonb
+ * reject NUL, and a lone UTF-16 surrogate would be stored as U+FFFD (silently changed).
+ */
+export function unsafeTextReason(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'must not contain NUL (\\u0000) characters'
+  if (!value.isWellFormed()) return 'must not contain unpaired UTF-16 surrogates'
+  return undefined
+}
+
+/** Why `value` is not a JSON object that round-trips exactly, or undefined when it is. */
+export function jsonObjectReason(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'must be a plain JSON object'
+  return jsonValueReason(value, 0)
+}
+
+function jsonValueReason(value: unknown, depth: number): string | undefined {
+  if (depth > MAX_JSON_DEPTH) return `must not nest deeper than ${MAX_JSON_DEPTH} levels`
+  switch (typeof value) {
+    case 'string':
+      return unsafeTextReason(value)
+    case 'boolean':
+      return undefined
+    case 'number':
+      return Number.isFinite(value) ? undefined : 'must not contain NaN or Infinity'
+    case 'object': {
+      if (value === null) return undefined
+      if (Array.isArray(value)) {
+        for (const item of value) {
+          const reason = jsonValueReason(item, depth + 1)
+          if (reason) return reason
+        }
+        return undefined
+      }
+      if (!isPlainObject(value)) return 'must contain only JSON values (no Date, Map, class instances)'
+      for (const key of Object.keys(value)) {
+        const keyReason = unsafeTextReason(key)
+        if (keyReason) return `keys ${keyReason}`
+        const reason = jsonValueReason((value as Record<string, unknown>)[key], depth + 1)
+        if (reason) return reason
+      }
+      return undefined
+    }
+    default:
+      return `must contain only JSON values (found ${typeof value})`
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function decorator(name: string, check: (value: unknown) => string | undefined, options?: ValidationOptions) {
+  return (target: object, propertyName: string) => {
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName,
+      options: options ?? {},
+      validator: {
+        validate: (value: unknown) => check(value) === undefined,
+        defaultMessage: (args) => `${args?.property} ${check(args?.value) ?? 'is invalid'}`,
+      },
+    })
+  }
+}
+
+/** A string PostgreSQL stores exactly (no NUL, no lone surrogates). */
+export const IsSafeText = (options?: ValidationOptions) =>
+  decorator('isSafeText', (v) => (typeof v === 'string' ? unsafeTextReason(v) : 'must be a string'), options)
+
+/** A plain JSON object whose every value round-trips through jsonb. */
+export const IsJsonObject = (options?: ValidationOptions) => decorator('isJsonObject', jsonObjectReason, options)
+
+/** A database id: an integer from 1 to 2 147 483 647. */
+export const IsDbId = (options?: ValidationOptions) => decorator('isDbId', idReason, options)
+
+/** A UUID in its canonical text form. */
+export const IsUuidText = (options?: ValidationOptions) => decorator('isUuidText', uuidReason, options)
+
+function idReason(v: unknown): string | undefined {
+  return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_INT4
+    ? undefined
+    : `must be an integer id from 1 to ${MAX_INT4}`
+}
+
+function uuidReason(v: unknown): string | undefined {
+  return typeof v === 'string' && UUID_RE.test(v) ? undefined : 'must be a UUID'
+}
+
+const allowedKeys = new Map<Function, ReadonlySet<string>>()
+
+function keysOf(cls: Function): ReadonlySet<string> {
+  let keys = allowedKeys.get(cls)
+  if (keys === undefined) {
+    const metadata = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false)
+    keys = new Set(metadata.map((m) => m.propertyName))
+    allowedKeys.set(cls, keys)
+  }
+  return keys
+}
+
+/**
+ * Checks `input` against the class-validator rules of `cls` and returns a typed copy. Unknown
+ * properties are rejected (they are usually typos such as `user_id` for `userId`). Throws
+ * {@link ValidationError} naming every bad field; runs before any SQL.
+ *
+ * @example
+ * ```ts
+ * const input = validateInput(CreateAgentInput, { name: 'a', type: 't', model: 'm' }, 'agents.create')
+ * ```
+ */
+export function validateInput<T extends object>(cls: new () => T, input: unknown, context: string): T {
+  if (!isPlainObject(input) && !(input instanceof cls)) {
+    throw new ValidationError([{ field: 'input', messages: ['must be an object'] }], context)
+  }
+  const allowed = keysOf(cls)
+  const instance = new cls() as Record<string, unknown>
+  const unknownKeys: FieldIssue[] = []
+  for (const key of Object.keys(input)) {
+    if (!allowed.has(key)) unknownKeys.push({ field: key, messages: [`${key} is not a known field`] })
+    else instance[key] = (input as Record<string, unknown>)[key]
+  }
+  if (unknownKeys.length > 0) throw new ValidationError(unknownKeys, context)
+  const errors = validateSync(instance, {
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+  })
+  if (errors.length > 0) throw new ValidationError(flatten(errors), context)
+  return instance as T
+}
+
+function flatten(errors: readonly ClassValidatorError[], prefix = ''): FieldIssue[] {
+  return errors.flatMap((e) => {
+    const field = prefix ? `${prefix}.${e.property}` : e.property
+    const own = e.constraints ? [{ field, messages: Object.values(e.constraints) }] : []
+    return [...own, ...flatten(e.children ?? [], field)]
+  })
+}
+
+/** Throws ValidationError unless `value` is a database id (integer 1 … 2 147 483 647). */
+export function assertId(value: unknown, field: string, context: string): asserts value is number {
+  const reason = idReason(value)
+  if (reason) throw new ValidationError([{ field, messages: [`${field} ${reason}`] }], context)
+}
+
+/** Throws ValidationError unless `value` is a UUID string. */
+export function assertUuid(value: unknown, field: string, context: string): asserts value is string {
+  const reason = uuidReason(value)
+  if (reason) throw new ValidationError([{ field, messages: [`${field} ${reason}`] }], context)
+}
+
+/** Throws ValidationError unless `value` is a non-empty safe string of at most `max` characters. */
+export function assertText(value: unknown, field: string, context: string, max = 255): asserts value is string {
+  const reason =
+    typeof value !== 'string' || value.length === 0
+      ? 'must be a non-empty string'
+      : value.length > max
+        ? `must be at most ${max} characters`
+        : unsafeTextReason(value)
+  if (reason) throw new ValidationError([{ field, messages: [`${field} ${reason}`] }], context)
+}
+
+/** Checks an options object: only `keys` may appear. */
+export function assertOptions(value: unknown, keys: readonly string[], context: string): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) throw new ValidationError([{ field: 'options', messages: ['must be an object'] }], context)
+  const bad = Object.keys(value).filter((k) => !keys.includes(k))
+  if (bad.length > 0) {
+    throw new ValidationError(
+      bad.map((k) => ({ field: k, messages: [`${k} is not an option here (expected ${keys.join(', ')})`] })),
+      context,
+    )
+  }
+  return value
+}
+
+/** Reads an optional boolean option; throws ValidationError when it is not a boolean. */
+export function readBoolean(value: unknown, fallback: boolean, field: string, context: string): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') {
+    throw new ValidationError([{ field, messages: [`${field} must be a boolean`] }], context)
+  }
+  return value
+}
