@@ -35,6 +35,8 @@ export interface DbCore {
   readonly target: string
   readonly logger: Logger | undefined
   readonly shutdown: () => Promise<void>
+  /** Run after the pool has closed (e.g. dropping a test database). */
+  readonly afterClose: (() => Promise<void>)[]
 }
 
 type Executor = Kysely<Database>
@@ -116,6 +118,7 @@ export class Db implements AsyncDisposable {
       root,
       target: conn.target,
       logger,
+      afterClose: [],
       shutdown: async () => {
         await root.destroy()
         await conn.close()
@@ -315,6 +318,12 @@ export class Db implements AsyncDisposable {
     }
     if (this.#core.adapter.closed) return
     await this.#core.shutdown()
+    for (const fn of this.#core.afterClose.splice(0)) await fn()
+  }
+
+  /** @internal Registers work to run once the pool has closed (used by automagik-db/testing). */
+  static onClose(db: Db, fn: () => Promise<void>): void {
+    db.#core.afterClose.push(fn)
   }
 
   /** `await using db = await Db.connect()` closes it at the end of the scope. */

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { parseIntoClientConfig } from 'pg-connection-string'
+import { Db } from '../db.js'
+import type { DbOptions } from '../connect-options.js'
+import { translateError } from '../pg-errors.js'
+
+/** Options of {@link createTestDb}. */
+export interface TestDbOptions extends Omit<DbOptions, 'url' | 'migrate' | 'dataDir'> {
+  /**
+   * A server to create the test database on (any database of it; its credentials must allow
+   * CREATE DATABASE). Defaults to `TEST_DATABASE_URL`; without either, embedded PGlite is used.
+   */
+  url?: string
+  /** Prefix of the created database's name. Default `amdb_test`. */
+  prefix?: string
+}
+
+/**
+ * A migrated Db for a test run: on a server, a fresh database that is created now and dropped
+ * on `close()`; otherwise an embedded in-memory PGlite. Starting either costs time (PGlite: about
+ * a second), so share one per test file or worker and give each test a transaction
+ * ({@link withRollback}, {@link rollbackEach} or the vitest fixture).
+ *
+ * @example
+ * ```ts
+ * const testDb = await createTestDb() // TEST_DATABASE_URL or PGlite
+ * afterAll(() => testDb.close())       // drops the database
+ * ```
+ */
+export async function createTestDb(options: TestDbOptions = {}): Promise<Db> {
+  const { url = process.env.TEST_DATABASE_URL, prefix = 'amdb_test', ...rest } = options
+  if (rest.embedded || !url) return Db.connect({ ...rest, embedded: true, migrate: true })
+
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
+  await admin(url, `CREATE DATABASE ${name}`)
+  let db: Db
+  try {
+    db = await Db.connect({ ...rest, url: withDatabase(url, name), migrate: true })
+  } catch (err) {
+    await admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined)
+    throw err
+  }
+  Db.onClose(db, () => admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  return db
+}
+
+/** Runs one statement on the server's maintenance connection. */
+async function admin(url: string, statement: string): Promise<void> {
+  const client = new pg.Client(parseIntoClientConfig(url))
+  try {
+    await client.connect()
+    await client.query(statement)
+  } catch (err) {
+    throw translateError(err)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
