@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
-import { ConnectionError } from './errors.js'
+import { ConnectionError, ValidationError } from './errors.js'
 import type { Logger } from './logger.js'
 
 /**
@@ -32,6 +32,12 @@ export interface DbOptions {
    * `max_prepared_statements`.
    */
   preparedStatements?: boolean
+  /**
+   * How long `close()` lets queries and transactions in flight finish, in ms. After it, statements
+   * still running are cancelled (the server rolls them back) and the remaining connections are
+   * destroyed, so `close()` always ends. Default 10 000.
+   */
+  closeTimeout?: number
   /** Run pending migrations while connecting. Default false. */
   migrate?: boolean
   /** Receives warnings and, at debug level, each query's SQL text and duration. */
@@ -45,6 +51,8 @@ export interface ResolvedConnection {
   /** Host, port and database (never the password), for messages and `inspect`. */
   target: string
   secrets: string[]
+  /** How long close() lets work in flight finish, in ms. */
+  closeTimeout: number
   /** Frees what the backend holds beyond the pool (the pool itself is ended by Kysely). */
   close(): Promise<void>
 }
@@ -54,8 +62,17 @@ export const DEFAULTS = {
   statementTimeout: 30_000,
   connectTimeout: 10_000,
   idleTimeout: 30_000,
+  closeTimeout: 10_000,
   applicationName: 'automagik-db',
 } as const
+
+function readCloseTimeout(options: DbOptions): number {
+  const value = options.closeTimeout ?? DEFAULTS.closeTimeout
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ValidationError([{ field: 'closeTimeout', messages: ['closeTimeout must be a number of ms, 0 or more'] }], 'Db.connect')
+  }
+  return value
+}
 
 /** Builds the pool for a server URL. The URL and password are never stored as strings on it. */
 export function serverPool(url: string, options: DbOptions): ResolvedConnection {
@@ -84,14 +101,16 @@ export function serverPool(url: string, options: DbOptions): ResolvedConnection 
   if (statementTimeout > 0) config.statement_timeout = statementTimeout
   // A function keeps the password out of pool.options, logs and util.inspect.
   if (password !== undefined) config.password = () => password
+  const closeTimeout = readCloseTimeout(options)
   const pool = new pg.Pool(config)
   const target = `postgres://${rest.host ?? 'localhost'}:${rest.port ?? 5432}/${rest.database ?? ''}`
   const secrets = password ? unique([password, encodeURIComponent(password)]) : []
-  return { backend: 'postgres', pool, target, secrets, close: async () => undefined }
+  return { backend: 'postgres', pool, target, secrets, closeTimeout, close: async () => undefined }
 }
 
 /** Starts embedded PGlite (in memory, or in `dataDir`) behind a one-connection `pg.Pool`. */
 export async function embeddedPool(options: DbOptions): Promise<ResolvedConnection> {
+  const closeTimeout = readCloseTimeout(options)
   const [{ PGlite }, { createPgConfig }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite/node-postgres'),
@@ -111,6 +130,7 @@ export async function embeddedPool(options: DbOptions): Promise<ResolvedConnecti
     pool,
     target,
     secrets: [],
+    closeTimeout,
     close: () => pglite.close(),
   }
 }

@@ -9,7 +9,7 @@ import {
 } from 'kysely'
 import type { Database } from './generated/database.js'
 import { DEFAULTS, embeddedPool, serverPool, type DbOptions, type ResolvedConnection } from './connect-options.js'
-import { PoolAdapter } from './pool-adapter.js'
+import { PoolAdapter, transactionScope } from './pool-adapter.js'
 import { createMigrator, toStatus, unwrapMigrationResult, type MigrationStatus } from './migrator.js'
 import { DataLayerError, ValidationError } from './errors.js'
 import { translateError } from './pg-errors.js'
@@ -19,6 +19,7 @@ import {
   type TransactionHandle,
   type TransactionOptions,
   type TransactionPort,
+  type EndedGuard,
 } from './transaction.js'
 import type { Logger } from './logger.js'
 import { AgentRepository } from './repositories/agent.repository.js'
@@ -66,6 +67,7 @@ export class Db implements AsyncDisposable {
   readonly #core: DbCore
   readonly #trx: ControlledTransaction<Database, any[]> | undefined
   readonly #savepoints: { next: number } | undefined
+  readonly #guard: EndedGuard | undefined
 
   /** Use {@link Db.connect}. */
   private constructor(
@@ -73,10 +75,12 @@ export class Db implements AsyncDisposable {
     executor: Executor,
     trx?: ControlledTransaction<Database, any[]>,
     savepoints?: { next: number },
+    guard?: EndedGuard,
   ) {
     this.#core = core
     this.#trx = trx
     this.#savepoints = savepoints
+    this.#guard = guard
     this.kysely = executor
     this.agents = new AgentRepository(executor)
     this.users = new UserRepository(executor)
@@ -106,6 +110,7 @@ export class Db implements AsyncDisposable {
       clientTimeout: conn.backend === 'postgres' && statementTimeout > 0 ? statementTimeout + 5_000 : 0,
       logger: options.logger,
       secrets: conn.secrets,
+      closeTimeout: conn.closeTimeout,
     })
     const logger = options.logger
     const root = new Kysely<Database>({
@@ -120,7 +125,9 @@ export class Db implements AsyncDisposable {
       logger,
       afterClose: [],
       shutdown: async () => {
-        await root.destroy()
+        // End the pool rather than destroying Kysely: a destroyed Kysely answers later queries with
+        // a bare "driver has already been destroyed", the closed adapter with DbClosedError.
+        await adapter.end()
         await conn.close()
       },
     }
@@ -233,7 +240,8 @@ export class Db implements AsyncDisposable {
       core,
       trx: this.#trx,
       savepoints: this.#savepoints,
-      bind: (executor, trx, savepoints) => new Db(core, executor, trx, savepoints),
+      guard: this.#guard,
+      bind: (executor, trx, savepoints, guard) => new Db(core, executor, trx, savepoints, guard),
     }
   }
 
@@ -253,6 +261,7 @@ export class Db implements AsyncDisposable {
     if (!Array.isArray(params)) {
       throw new ValidationError([{ field: 'params', messages: ['must be an array'] }], 'db.query')
     }
+    this.#guard?.assertOpen()
     try {
       const result = await this.kysely.executeQuery<R>(CompiledQuery.raw(text, [...params]))
       return result.rows
@@ -326,6 +335,16 @@ export class Db implements AsyncDisposable {
     db.#core.afterClose.push(fn)
   }
 
+  /**
+   * @internal Runs `fn` as the body of a transaction of `db` (used by automagik-db/testing): on
+   * embedded PGlite, a query on the root Db inside it then fails fast with `SELF_DEADLOCK` instead
+   * of waiting for the only connection, which the transaction holds.
+   */
+  static inTransactionScope<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+    const core = db.#core
+    return core.backend === 'pglite' ? transactionScope.run(core.adapter, fn) : fn()
+  }
+
   /** `await using db = await Db.connect()` closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
@@ -351,8 +370,35 @@ function logQuery(logger: Logger, event: LogEvent): void {
   if (event.level === 'error') {
     const err = event.error instanceof Error ? event.error : new Error(String(event.error))
     const code = (err as { code?: unknown }).code
-    logger.warn({ sql, ms, code, message: err.message }, 'automagik-db: query failed')
+    const message = withoutParameters(err.message, event.query.parameters)
+    logger.warn({ sql, ms, code, message }, 'automagik-db: query failed')
   } else {
     logger.debug({ sql, ms }, 'automagik-db: query')
+  }
+}
+
+/**
+ * PostgreSQL quotes the offending input in some messages (`invalid input syntax for type
+ * integer: "…"`): remove every parameter value from a message before it is logged.
+ */
+function withoutParameters(message: string, parameters: readonly unknown[]): string {
+  const values = parameters
+    .map(parameterText)
+    .filter((v): v is string => v !== undefined && v !== '')
+    .sort((a, b) => b.length - a.length)
+  for (const value of values) message = message.split(value).join('[parameter]')
+  return message
+}
+
+function parameterText(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value)
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString()
+  if (value instanceof Uint8Array) return undefined
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return undefined
   }
 }

@@ -94,19 +94,36 @@ export class DeadlockError extends DataLayerError {
     return true
   }
 }
-/** 57014: the statement was cancelled (statement timeout or cancel request). */
+/**
+ * The statement took too long. `code` is `57014` when the server cancelled it (statement timeout
+ * or cancel request; the connection stays usable), or `CLIENT_TIMEOUT` when the server did not
+ * answer at all (frozen or unreachable; the connection was dropped and will be replaced).
+ */
 export class TimeoutError extends DataLayerError {}
 
 /**
  * The connection failed or was lost (refused, reset, terminated by the server, pool acquire
- * timeout). When `outcomeUnknown` is true the connection broke during COMMIT: the transaction
- * may or may not have been committed, and the caller must check before retrying.
+ * timeout). `code` is the SQLSTATE when the server said why (`57P01` terminated, `57P03`
+ * starting up, `08…`), the socket error (`ECONNREFUSED`, …), `POOL_TIMEOUT` when every pooled
+ * connection stayed busy for `connectTimeout`, or `CONNECTION`. When `outcomeUnknown` is true
+ * the connection broke during COMMIT: the transaction may or may not have been committed, and
+ * the caller must check before retrying.
  */
 export class ConnectionError extends DataLayerError {
   readonly outcomeUnknown: boolean
-  constructor(message: string, options: DataLayerErrorOptions & { outcomeUnknown?: boolean } = {}) {
+  /**
+   * False when the connection was already gone before the statement was issued, so the server
+   * never received it (e.g. a COMMIT on a connection the server had terminated: nothing was
+   * committed). True when it may have reached the server.
+   */
+  readonly statementSent: boolean
+  constructor(
+    message: string,
+    options: DataLayerErrorOptions & { outcomeUnknown?: boolean; statementSent?: boolean } = {},
+  ) {
     super(message, options)
     this.outcomeUnknown = options.outcomeUnknown ?? false
+    this.statementSent = options.statementSent ?? true
   }
 }
 
@@ -117,10 +134,16 @@ export class TransactionClosedError extends DataLayerError {
   }
 }
 
-/** The Db was closed; no more queries can run on it. */
+/**
+ * The Db was closed; no more queries can run on it. Also thrown to a statement that was still
+ * running when close() ran out of `closeTimeout` (it was cancelled and rolled back; see `cause`).
+ */
 export class DbClosedError extends DataLayerError {
-  constructor() {
-    super('this Db has been closed; create a new one with Db.connect()', { code: 'DB_CLOSED' })
+  constructor(options: { message?: string; cause?: unknown } = {}) {
+    super(options.message ?? 'this Db has been closed; create a new one with Db.connect()', {
+      code: 'DB_CLOSED',
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    })
   }
 }
 

@@ -26,7 +26,7 @@ const BY_SQLSTATE: Readonly<Record<string, ErrorClass>> = {
   '57014': TimeoutError,
   '57P01': ConnectionError, // admin_shutdown (pg_terminate_backend)
   '57P02': ConnectionError, // crash_shutdown
-  '57P03': ConnectionError, // cannot_connect_now
+  '57P03': ConnectionError, // cannot_connect_now (starting up, shutting down, recovering)
 }
 
 /** Node socket errors and node-postgres messages that mean the connection is gone. */
@@ -89,7 +89,8 @@ export function translateError(err: unknown): DataLayerError {
   if (code !== undefined) {
     const Class = BY_SQLSTATE[code]
     if (Class !== undefined) return new Class(message, options)
-    if (code.startsWith('08')) return new ConnectionError(message, options)
+    // 08: connection exception; 28: invalid authorization (wrong password, no pg_hba entry).
+    if (code.startsWith('08') || code.startsWith('28')) return new ConnectionError(message, options)
     if (NODE_CONNECTION_CODES.has(code)) return new ConnectionError(message, options)
   }
   if (message.startsWith('Transaction is already')) {

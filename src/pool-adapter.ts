@@ -1,8 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg'
 import type { PostgresPool, PostgresPoolClient } from 'kysely'
-import { ConnectionError, DbClosedError, TimeoutError, type DataLayerError } from './errors.js'
+import { ConnectionError, DbClosedError, type DataLayerError } from './errors.js'
 import { translateError } from './pg-errors.js'
+import { DEFAULTS } from './connect-options.js'
+import { AdaptedClient, CANCEL_GRACE_MS, settlesWithin } from './adapted-client.js'
+import { redactSecrets } from './redact.js'
 import type { Logger } from './logger.js'
 
 /** Distinct SQL texts that get a named prepared statement; past this, statements run unnamed. */
@@ -19,6 +22,11 @@ export interface PoolAdapterOptions {
    * (never handed back busy) and the caller gets a TimeoutError. Guards against a frozen server.
    */
   clientTimeout: number
+  /**
+   * How long `end()` lets checked-out connections finish their work, in ms. After it, running
+   * statements are cancelled and the remaining connections are destroyed. Default 10 000.
+   */
+  closeTimeout?: number
   logger: Logger | undefined
   /** Strings that must never appear in an error message (the password). */
   secrets: readonly string[]
@@ -29,15 +37,19 @@ export const transactionScope = new AsyncLocalStorage<PoolAdapter>()
 
 /**
  * Kysely's view of the `pg.Pool`: hands out clients whose `query` names prepared statements,
- * translates errors into typed ones, guards against frozen servers, and discards broken
- * connections. Every query of a Db, through Kysely or `db.query`, passes through here.
+ * translates errors into typed ones, guards against frozen servers, discards broken
+ * connections, and closes gracefully. Every query of a Db, through Kysely or `db.query`, passes
+ * through here.
  */
 export class PoolAdapter implements PostgresPool {
   readonly #pool: Pool
   readonly #options: PoolAdapterOptions
   readonly #names = new Map<string, string>()
   readonly #adapted = new WeakMap<PoolClient, AdaptedClient>()
+  /** Clients handed out and not yet released. */
+  readonly #checkedOut = new Set<AdaptedClient>()
   #closed = false
+  #ended: Promise<void> | undefined
   /** Transactions currently holding a connection (used only on a single-connection pool). */
   controlledOpen = 0
 
@@ -47,7 +59,7 @@ export class PoolAdapter implements PostgresPool {
     pool.on('error', (err) => {
       // An idle client lost its connection: pg removes it from the pool. Without this
       // listener the 'error' event would crash the process.
-      this.#options.logger?.warn({ err: this.redact(err) }, 'automagik-db: idle connection lost')
+      this.#options.logger?.warn({ err: this.describe(err) }, 'automagik-db: idle connection lost')
     })
   }
 
@@ -73,24 +85,59 @@ export class PoolAdapter implements PostgresPool {
         )
       }
     }
-    let client: PoolClient
+    return this.#lend(await this.#acquire())
+  }
+
+  async #acquire(): Promise<PoolClient> {
+    const waitedFor = this.#pool.options.connectionTimeoutMillis
     try {
-      client = await this.#pool.connect()
+      return await this.#pool.connect()
     } catch (err) {
-      throw this.translate(err)
+      if (this.#closed) throw new DbClosedError({ cause: this.redact(err) })
+      const message = err instanceof Error ? err.message : ''
+      if (message === 'timeout exceeded when trying to connect') {
+        // pg-pool says this only when the caller waited in the queue for a busy pool.
+        const message =
+          this.#options.singleConnection && this.controlledOpen > 0
+            ? `no connection within ${waitedFor} ms: the embedded database's only connection is held ` +
+              "by an open transaction (a test fixture?). Run this query on the transaction's Db."
+            : `no free connection within ${waitedFor} ms: all ${this.#pool.options.max} connections of ` +
+              'the pool are busy (raise poolSize or connectTimeout, or shorten transactions)'
+        throw this.redact(new ConnectionError(message, { code: 'POOL_TIMEOUT', cause: err }))
+      }
+      // Any failure to get a connection is a connection failure, whatever the server said
+      // (28P01 wrong password, 3D000 no such database, 53300 too many connections, …).
+      const typed = this.translate(err)
+      if (typed instanceof ConnectionError) throw typed
+      const code = typed.code === 'QUERY' ? 'CONNECTION' : typed.code
+      throw this.redact(new ConnectionError(typed.message, { code, cause: err }))
     }
+  }
+
+  #lend(client: PoolClient): AdaptedClient {
     let adapted = this.#adapted.get(client)
     if (adapted === undefined) {
       // One wrapper per pg client, so Kysely's per-client connection cache keeps hitting.
-      adapted = new AdaptedClient(client, this)
-      this.#adapted.set(client, adapted)
+      const created = new AdaptedClient(client, this)
+      adapted = created
+      this.#adapted.set(client, created)
       client.on('error', (err) => {
-        // A checked-out client lost its connection; the query in flight rejects on its own.
-        this.#options.logger?.warn({ err: this.redact(err) }, 'automagik-db: connection lost')
+        // A checked-out client lost its connection (e.g. terminated while its transaction waits
+        // for the caller). Remember why: the next query on it fails with this SQLSTATE.
+        created.lostWith ??= err
+        this.#options.logger?.warn({ err: this.describe(err) }, 'automagik-db: connection lost')
       })
     }
     adapted.broken = false
+    adapted.lostWith = undefined
+    adapted.cancelledByClose = false
+    this.#checkedOut.add(adapted)
     return adapted
+  }
+
+  /** Called by a client when it goes back to the pool. */
+  returned(client: AdaptedClient): void {
+    this.#checkedOut.delete(client)
   }
 
   /** The pool's options (Kysely reads them); the password in them is a function, not a string. */
@@ -98,11 +145,39 @@ export class PoolAdapter implements PostgresPool {
     return this.#pool.options
   }
 
-  /** Closes every connection. */
-  async end(): Promise<void> {
-    if (this.#closed) return
+  /**
+   * Closes the pool gracefully: new work fails with DbClosedError at once, idle connections close,
+   * and connections in use may finish until `closeTimeout`. Then their running statements are
+   * cancelled (rolled back by the server) and, after a short grace, their sockets are destroyed,
+   * so close() always ends. Safe to call more than once.
+   */
+  end(): Promise<void> {
     this.#closed = true
-    await this.#pool.end()
+    this.#ended ??= this.#end()
+    return this.#ended
+  }
+
+  async #end(): Promise<void> {
+    const ended = this.#pool.end().catch((err: unknown) => {
+      this.#options.logger?.warn({ err: this.describe(err) }, 'automagik-db: closing the pool failed')
+    })
+    const limit = this.closeTimeout
+    if (await settlesWithin(ended, limit)) return
+    const busy = [...this.#checkedOut]
+    this.#options.logger?.warn(
+      { connections: busy.length, closeTimeout: limit },
+      'automagik-db: close timeout passed; cancelling the statements still running',
+    )
+    await Promise.all(busy.map((c) => c.cancelForClose()))
+    if (await settlesWithin(ended, CANCEL_GRACE_MS)) return
+    // Still held (a transaction waiting on its caller, or a server that does not answer): cut the
+    // sockets. The server rolls back any transaction left open on them.
+    for (const c of this.#checkedOut) c.destroy()
+    await settlesWithin(ended, CANCEL_GRACE_MS)
+  }
+
+  get closeTimeout(): number {
+    return this.#options.closeTimeout ?? DEFAULTS.closeTimeout
   }
 
   /** Runs `text` on `client`, named when prepared statements are on. */
@@ -133,64 +208,40 @@ export class PoolAdapter implements PostgresPool {
     return this.#options.clientTimeout
   }
 
-  /** Typed, with every secret removed from the message. */
+  /** Where cancel requests go (the server's host and port). */
+  get cancelTarget(): { host: string; port: number } | undefined {
+    if (this.#options.singleConnection) return undefined
+    const { host, port } = this.#pool.options as { host?: string; port?: number }
+    return { host: host ?? 'localhost', port: Number(port ?? 5432) }
+  }
+
+  /** Typed, with every secret removed. */
   translate(err: unknown): DataLayerError {
     return this.redact(translateError(err))
   }
 
+  /**
+   * Removes every secret from an error: its message, stack, every string property (detail,
+   * hint, …), and the same for each error in its `cause` chain. Mutates and returns `err`.
+   */
   redact<E>(err: E): E {
-    if (!(err instanceof Error) || this.#options.secrets.length === 0) return err
-    for (const secret of this.#options.secrets) {
-      if (err.message.includes(secret)) err.message = err.message.split(secret).join('****')
-      if (err.stack?.includes(secret)) err.stack = err.stack.split(secret).join('****')
-    }
-    if (err.cause instanceof Error && err.cause !== err) this.redact(err.cause)
+    redactSecrets(err, this.#options.secrets)
     return err
   }
-}
 
-/** A checked-out client as Kysely sees it. */
-class AdaptedClient implements PostgresPoolClient {
-  readonly #client: PoolClient
-  readonly #adapter: PoolAdapter
-  /** Set when the connection must not go back to the pool. */
-  broken = false
-
-  constructor(client: PoolClient, adapter: PoolAdapter) {
-    this.#client = client
-    this.#adapter = adapter
-  }
-
-  // Kysely calls query(sql, params) for statements and query(cursor) for streams.
-  query(text: any, values?: readonly unknown[]): any {
-    if (typeof text !== 'string') return this.#client.query(text)
-    const timeout = this.#adapter.clientTimeout
-    const pending = this.#adapter.run(this.#client, text, values ?? [])
-    const guarded = timeout > 0 ? this.#withDeadline(pending, timeout) : pending
-    return guarded.catch((err: unknown) => {
-      const typed = this.#adapter.translate(err)
-      if (typed instanceof ConnectionError) this.broken = true
-      throw typed
-    })
-  }
-
-  #withDeadline(pending: Promise<QueryResult>, ms: number): Promise<QueryResult> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.broken = true
-        // The server did not answer in time (frozen or unreachable): drop the socket so the
-        // connection can never be reused while a statement may still be running on it.
-        const conn = (this.#client as unknown as { connection?: { stream?: { destroy(): void } } }).connection
-        conn?.stream?.destroy()
-        reject(new TimeoutError(`no answer from the server within ${ms} ms; connection dropped`, { code: '57014' }))
-      }, ms)
-    })
-    return Promise.race([pending, deadline]).finally(() => clearTimeout(timer))
-  }
-
-  release(destroy?: boolean): void {
-    const discard = (destroy || this.broken) && !this.#adapter.singleConnection
-    this.#client.release(discard ? true : undefined)
+  /**
+   * A plain, redacted description of an error for log records: never the error object itself,
+   * which can carry the pg client (and through it the connection parameters).
+   */
+  describe(err: unknown): Record<string, unknown> {
+    const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as Record<string, unknown>
+    const out: Record<string, unknown> = {
+      type: e instanceof Error ? e.name : typeof err,
+      message: typeof e.message === 'string' ? e.message : String(err),
+    }
+    if (typeof e.code === 'string') out.code = e.code
+    if (typeof e.stack === 'string') out.stack = e.stack
+    redactSecrets(out, this.#options.secrets)
+    return out
   }
 }

@@ -55,14 +55,30 @@ export interface TransactionPort {
   core: DbCore
   trx: ControlledTransaction<Database, any[]> | undefined
   savepoints: { next: number } | undefined
-  bind(executor: Kysely<Database>, trx: ControlledTransaction<Database, any[]>, savepoints: { next: number }): Db
+  /** The guard of the transaction (or savepoint) `trx` belongs to; undefined on the root Db. */
+  guard: EndedGuard | undefined
+  bind(
+    executor: Kysely<Database>,
+    trx: ControlledTransaction<Database, any[]>,
+    savepoints: { next: number },
+    guard: EndedGuard,
+  ): Db
 }
 
-/** Refuses to compile a query for a transaction that has ended, with an error that says so. */
-class EndedGuard implements KyselyPlugin {
+/**
+ * Refuses to compile a query for a transaction (or savepoint) that has ended, with an error that
+ * says so. Raw statements (`db.query`, `db.batch`) and nested transactions call
+ * {@link EndedGuard.assertOpen} themselves: a savepoint's ControlledTransaction shares the outer
+ * transaction's state, so Kysely alone would run them in the outer transaction.
+ */
+export class EndedGuard implements KyselyPlugin {
   ended: 'committed' | 'rolled back' | undefined
-  transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+  /** Throws {@link TransactionClosedError} once the transaction has ended. */
+  assertOpen(): void {
     if (this.ended !== undefined) throw closedError(this.ended)
+  }
+  transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+    this.assertOpen()
     return node
   }
   async transformResult({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
@@ -81,6 +97,7 @@ export async function startTransaction(
   port: TransactionPort,
   options: { isolationLevel?: IsolationLevel } = {},
 ): Promise<TransactionHandle> {
+  port.guard?.assertOpen()
   const guard = new EndedGuard()
   const { core } = port
   let trx: ControlledTransaction<Database, any[]>
@@ -119,6 +136,13 @@ export async function startTransaction(
           // connection is discarded by the pool adapter).
           await trx.rollback().execute().catch(() => undefined)
           const typed = translateError(err)
+          if (typed instanceof ConnectionError && !typed.statementSent) {
+            throw new ConnectionError('the connection was lost before COMMIT was sent: rolled back, nothing committed', {
+              cause: typed,
+              code: typed.code,
+              statementSent: false,
+            })
+          }
           if (typed instanceof ConnectionError) {
             throw new ConnectionError(
               'the connection was lost during COMMIT: the outcome is unknown (the transaction may or ' +
@@ -135,7 +159,7 @@ export async function startTransaction(
   }
 
   const executor = trx.withPlugin(guard)
-  const db = port.bind(executor, trx, savepoints)
+  const db = port.bind(executor, trx, savepoints, guard)
   let open = true
   const finish = async (commit: boolean): Promise<void> => {
     if (!open) throw closedError(guard.ended ?? 'ended')

@@ -13,6 +13,8 @@ export const MAX_INT4 = 2_147_483_647
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** Deepest nesting accepted in a JSON column. */
 const MAX_JSON_DEPTH = 64
+/** The earliest instant a PostgreSQL `timestamptz` holds (4714-11-24 BC); JS dates reach further back. */
+export const MIN_TIMESTAMP_MS = Date.UTC(-4713, 10, 24)
 
 /**
  * Why a string can't be stored exactly, or undefined when it can. PostgreSQL text and jsonb
@@ -96,6 +98,19 @@ export const IsDbId = (options?: ValidationOptions) => decorator('isDbId', idRea
 /** A UUID in its canonical text form. */
 export const IsUuidText = (options?: ValidationOptions) => decorator('isUuidText', uuidReason, options)
 
+/**
+ * A valid Date that PostgreSQL's `timestamptz` can hold (from 4714-11-24 BC; every later JS date
+ * fits). `@IsDate()` alone lets through dates the server refuses after the SQL was sent.
+ */
+export const IsTimestamp = (options?: ValidationOptions) => decorator('isTimestamp', timestampReason, options)
+
+/** Why `v` is not a storable timestamp, or undefined when it is. */
+export function timestampReason(v: unknown): string | undefined {
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) return 'must be a valid Date'
+  if (v.getTime() < MIN_TIMESTAMP_MS) return 'must not be earlier than 4714-11-24 BC (the range of timestamptz)'
+  return undefined
+}
+
 function idReason(v: unknown): string | undefined {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_INT4
     ? undefined
@@ -140,10 +155,25 @@ export function validateInput<T extends object>(cls: new () => T, input: unknown
     else instance[key] = (input as Record<string, unknown>)[key]
   }
   if (unknownKeys.length > 0) throw new ValidationError(unknownKeys, context)
-  const errors = validateSync(instance, {
-    forbidUnknownValues: true,
-    validationError: { target: false, value: false },
-  })
+  // No field of any input may carry a string PostgreSQL can't store exactly. Checked first:
+  // some class-validator rules (IsEmail) throw a URIError on a lone surrogate instead of failing.
+  const unsafe: FieldIssue[] = []
+  for (const [key, value] of Object.entries(instance)) {
+    const reason = typeof value === 'string' ? unsafeTextReason(value) : undefined
+    if (reason !== undefined) unsafe.push({ field: key, messages: [`${key} ${reason}`] })
+  }
+  if (unsafe.length > 0) throw new ValidationError(unsafe, context)
+  let errors: ClassValidatorError[]
+  try {
+    errors = validateSync(instance, {
+      forbidUnknownValues: true,
+      validationError: { target: false, value: false },
+    })
+  } catch (err) {
+    // A rule crashed on a value it did not expect: that value is invalid, whatever it is.
+    const message = err instanceof Error ? err.message : String(err)
+    throw new ValidationError([{ field: 'input', messages: [`could not be validated (${message})`] }], context)
+  }
   if (errors.length > 0) throw new ValidationError(flatten(errors), context)
   return instance as T
 }

@@ -1,8 +1,8 @@
 import { Type } from 'class-transformer'
-import { IsDate, IsIn, IsOptional, MaxLength, ValidateIf } from 'class-validator'
+import { IsIn, IsOptional, MaxLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Messages } from '../generated/database.js'
-import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
+import { IsDbId, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
 import { Entity, type JsonObject } from './entity.js'
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const
@@ -89,7 +89,7 @@ export class CreateMessageInput extends MessageOptionalFields {
   @IsOptional() @IsUuidText() id?: string
   @IsUuidText() sessionId!: string
   @IsIn(MESSAGE_ROLES) role!: MessageRole
-  @IsOptional() @IsDate() createdAt?: Date
+  @ValidateIf((_, v) => v !== undefined) @IsTimestamp() createdAt?: Date
 }
 
 /** Input of `messages.update`: only the fields given are changed. */

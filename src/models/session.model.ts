@@ -1,8 +1,8 @@
 import { Type } from 'class-transformer'
-import { IsDate, IsOptional, MaxLength, ValidateIf } from 'class-validator'
+import { IsOptional, MaxLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Sessions } from '../generated/database.js'
-import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
+import { IsDbId, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
 import { Entity, type JsonObject } from './entity.js'
 
 /** A conversation between a user and an agent. */
@@ -45,7 +45,7 @@ export class UpdateSessionInput {
   @IsOptional() @IsSafeText() @MaxLength(255) name?: string | null
   @IsOptional() @IsSafeText() @MaxLength(255) platform?: string | null
   @ValidateIf((_, v) => v !== undefined) @IsJsonObject() metadata?: JsonObject
-  @IsOptional() @IsDate() runFinishedAt?: Date | null
+  @IsOptional() @IsTimestamp() runFinishedAt?: Date | null
 }
 
 /** Input of `sessions.create`; `id` is generated unless given. */

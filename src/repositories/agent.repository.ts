@@ -39,7 +39,7 @@ export class AgentRepository extends BaseRepository<Agent, number> {
       columns: agentColumns,
       toEntity: toAgent,
       idKind: 'int',
-      pageKey: { column: 'id', of: (a) => a.id },
+      pageKey: { column: 'id', kind: 'int', of: (a) => a.id },
       fields: AGENT_FIELDS,
       json: new Set(['config']),
       updateInput: UpdateAgentInput,

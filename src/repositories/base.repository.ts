@@ -1,7 +1,7 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { ValidationError } from '../errors.js'
-import { assertId, assertOptions, assertUuid, isPlainObject, validateInput } from '../validation.js'
+import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
 
 /** Default and largest `limit` of list methods and pages. */
 export const DEFAULT_LIMIT = 100
@@ -29,8 +29,11 @@ export interface TableSpec<T, Id extends number | string> {
   toEntity(row: any): T
   /** `int` ids are checked as integers, `uuid` ids as UUID strings, before any SQL. */
   idKind: Id extends number ? 'int' : 'uuid'
-  /** A unique, sortable column for keyset pages, and how to read it from an entity. */
-  pageKey: { column: string; of(entity: T): number | string }
+  /**
+   * A unique, sortable column for keyset pages, its type (`int`: integer id, `bigint`: a
+   * positive safe integer, `uuid`), and how to read it from an entity.
+   */
+  pageKey: { column: string; kind: 'int' | 'bigint' | 'uuid'; of(entity: T): number | string }
   /** entity field → column, for inputs; JSON columns are listed in `json`. */
   fields: Readonly<Record<string, string>>
   json: ReadonlySet<string>
@@ -194,13 +197,16 @@ export abstract class BaseRepository<T, Id extends number | string> {
       throw bad()
     }
     const key = isPlainObject(value) ? value.k : undefined
-    if (typeof key === 'number' ? !Number.isSafeInteger(key) : typeof key !== 'string' || key.length > 64) throw bad()
-    if (typeof key === 'string' && this.spec.pageKey.column === 'id') {
+    // The key must have the page column's type: anything else would reach SQL as a cast error.
+    const kind = this.spec.pageKey.kind
+    if (kind === 'uuid') {
       try {
         assertUuid(key, 'cursor', context)
       } catch {
         throw bad()
       }
+    } else if (!Number.isSafeInteger(key) || (key as number) < 1 || (kind === 'int' && (key as number) > MAX_INT4)) {
+      throw bad()
     }
     return key as number | string
   }

@@ -61,7 +61,7 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
       columns: memoryColumns,
       toEntity: toMemory,
       idKind: 'uuid',
-      pageKey: { column: 'id', of: (m) => m.id },
+      pageKey: { column: 'id', kind: 'uuid', of: (m) => m.id },
       fields: MEMORY_FIELDS,
       json: new Set(['metadata']),
       updateInput: UpdateMemoryInput,

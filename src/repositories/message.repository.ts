@@ -93,7 +93,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
       columns: messageColumns,
       toEntity: toMessage,
       idKind: 'uuid',
-      pageKey: { column: 'seq', of: (m) => m.seq },
+      pageKey: { column: 'seq', kind: 'bigint', of: (m) => m.seq },
       fields: MESSAGE_FIELDS,
       json: JSON_COLUMNS,
       updateInput: UpdateMessageInput,

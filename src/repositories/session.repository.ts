@@ -36,7 +36,7 @@ export class SessionRepository extends BaseRepository<Session, string> {
       columns: sessionColumns,
       toEntity: toSession,
       idKind: 'uuid',
-      pageKey: { column: 'id', of: (s) => s.id },
+      pageKey: { column: 'id', kind: 'uuid', of: (s) => s.id },
       fields: SESSION_FIELDS,
       json: new Set(['metadata']),
       updateInput: UpdateSessionInput,
@@ -54,9 +54,10 @@ export class SessionRepository extends BaseRepository<Session, string> {
    */
   async create(input: CreateSessionInput): Promise<Session> {
     const valid = validateInput(CreateSessionInput, input, 'sessions.create')
-    const row = await this.db
-      .insertInto('sessions')
-      .values(this.toRow(valid) as never)
+    const values = this.toRow(valid)
+    const insert = this.db.insertInto('sessions')
+    // `create({})` is valid (every column has a default): INSERT … () VALUES () is not SQL.
+    const row = await (Object.keys(values).length ? insert.values(values as never) : insert.defaultValues())
       .returning(sessionColumns)
       .executeTakeFirstOrThrow()
     return toSession(row)
@@ -113,7 +114,8 @@ export class SessionRepository extends BaseRepository<Session, string> {
 
   protected override filtered<Q extends SelectQueryBuilder<any, any, any>>(query: Q, filter: unknown, method: string): Q {
     const context = `sessions.${method}`
-    const f = assertOptions(filter, ['userId', 'agentId', 'limit'], context) as SessionFilter
+    const keys = method === 'list' ? ['userId', 'agentId', 'limit'] : ['userId', 'agentId']
+    const f = assertOptions(filter, keys, context) as SessionFilter
     if (f.userId != null) assertId(f.userId, 'userId', context)
     if (f.agentId != null) assertId(f.agentId, 'agentId', context)
     return whereEq(whereEq(query, 'user_id', f.userId), 'agent_id', f.agentId)

@@ -22,7 +22,7 @@ export class UserRepository extends BaseRepository<User, number> {
       columns: userColumns,
       toEntity: toUser,
       idKind: 'int',
-      pageKey: { column: 'id', of: (u) => u.id },
+      pageKey: { column: 'id', kind: 'int', of: (u) => u.id },
       fields: USER_FIELDS,
       json: new Set(['user_data']),
       updateInput: UpdateUserInput,
@@ -44,7 +44,11 @@ export class UserRepository extends BaseRepository<User, number> {
     const valid = validateInput(CreateUserInput, input, 'users.create')
     const row = this.toRow(valid)
     const insert = this.db.insertInto('users').values(row as never)
-    if (row.email == null) return toUser(await insert.returning(userColumns).executeTakeFirstOrThrow())
+    if (row.email == null) {
+      // `create({})` is valid (every column has a default): INSERT … () VALUES () is not SQL.
+      const plain = Object.keys(row).length ? insert : this.db.insertInto('users').defaultValues()
+      return toUser(await plain.returning(userColumns).executeTakeFirstOrThrow())
+    }
     const updates = Object.keys(row).filter((c) => c !== 'email')
     // With nothing else to change, `email = users.email` still lets RETURNING give the row.
     const set = updates.length

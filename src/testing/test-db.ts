@@ -4,6 +4,10 @@ import { parseIntoClientConfig } from 'pg-connection-string'
 import { Db } from '../db.js'
 import type { DbOptions } from '../connect-options.js'
 import { translateError } from '../pg-errors.js'
+import { ValidationError } from '../errors.js'
+
+/** The created database's name is `<prefix>_<pid>_<random>`, used unquoted in CREATE DATABASE. */
+const PREFIX_RE = /^[a-z_][a-z0-9_]{0,40}$/
 
 /** Options of {@link createTestDb}. */
 export interface TestDbOptions extends Omit<DbOptions, 'url' | 'migrate' | 'dataDir'> {
@@ -18,8 +22,8 @@ export interface TestDbOptions extends Omit<DbOptions, 'url' | 'migrate' | 'data
 
 /**
  * A migrated Db for a test run: on a server, a fresh database that is created now and dropped
- * on `close()`; otherwise an embedded in-memory PGlite. Starting either costs time (PGlite: about
- * a second), so share one per test file or worker and give each test a transaction
+ * on `close()`; otherwise an embedded in-memory PGlite. Starting either costs time (PGlite: a few
+ * seconds), so share one per test file or worker and give each test a transaction
  * ({@link withRollback}, {@link rollbackEach} or the vitest fixture).
  *
  * @example
@@ -31,6 +35,12 @@ export interface TestDbOptions extends Omit<DbOptions, 'url' | 'migrate' | 'data
 export async function createTestDb(options: TestDbOptions = {}): Promise<Db> {
   const { url = process.env.TEST_DATABASE_URL, prefix = 'amdb_test', ...rest } = options
   if (rest.embedded || !url) return Db.connect({ ...rest, embedded: true, migrate: true })
+  if (!PREFIX_RE.test(prefix)) {
+    throw new ValidationError(
+      [{ field: 'prefix', messages: ['must be lower-case letters, digits and _ (at most 41), starting with a letter or _'] }],
+      'createTestDb',
+    )
+  }
 
   const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
   await admin(url, `CREATE DATABASE ${name}`)

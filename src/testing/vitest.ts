@@ -1,9 +1,15 @@
 import type { Db } from '../db.js'
+import { runThenRollBack } from './rollback.js'
 
 /**
  * A vitest fixture giving each test a Db bound to its own transaction, rolled back when the test
  * ends (passed, failed or threw). vitest is not a dependency: this is only a function of the shape
  * `test.extend` expects.
+ *
+ * Inside a test, use the fixture's `db`, not the shared test Db: on embedded PGlite (one
+ * connection) a query on the shared Db waits for the connection the test's transaction holds,
+ * until `connectTimeout`. Tests of one file that run concurrently are serialised on PGlite and
+ * isolated from each other on a server.
  *
  * @example
  * ```ts
@@ -19,10 +25,6 @@ export function dbFixture(source: Db | (() => Db | Promise<Db>)) {
   return async ({}: object, use: (db: Db) => Promise<void>): Promise<void> => {
     const root = typeof source === 'function' ? await source() : source
     const handle = await root.startTransaction()
-    try {
-      await use(handle.db)
-    } finally {
-      await handle.rollback()
-    }
+    await runThenRollBack(handle, () => use(handle.db))
   }
 }
