@@ -1,5 +1,5 @@
 import { connect as netConnect } from 'node:net'
-import type { PoolClient, QueryResult } from 'pg'
+import type { PoolClient } from 'pg'
 import type { PostgresPoolClient } from 'kysely'
 import { ConnectionError, DbClosedError, TimeoutError, type DataLayerError } from './errors.js'
 import type { PoolAdapter } from './pool-adapter.js'
@@ -24,6 +24,11 @@ export class AdaptedClient implements PostgresPoolClient {
   lostWith: Error | undefined
   /** Set when close() cancelled this connection's work after closeTimeout. */
   cancelledByClose = false
+  /** When the statement now running started (performance.now()), or 0 when idle. */
+  busySince = 0
+  /** Set when the adapter's watchdog dropped the connection: the server did not answer in time. */
+  timedOut = false
+  #inFlight = 0
 
   constructor(client: PoolClient, adapter: PoolAdapter) {
     this.#client = client
@@ -36,14 +41,37 @@ export class AdaptedClient implements PostgresPoolClient {
     const timeout = this.#adapter.clientTimeout
     // Lost before this statement: pg refuses to write it, so the server never sees it.
     const deadBefore = this.lostWith !== undefined
+    if (timeout > 0 && this.#inFlight++ === 0) this.busySince = performance.now()
     const pending = this.#adapter.run(this.#client, text, values ?? [])
-    const guarded = timeout > 0 ? this.#withDeadline(pending, timeout) : pending
-    return guarded.catch((err: unknown) => {
+    const settled = timeout > 0 ? pending.finally(() => this.#settled()) : pending
+    return settled.catch((err: unknown) => {
       throw this.#typed(err, deadBefore)
     })
   }
 
+  /** One statement answered; pg runs a client's statements one after another, so the next starts now. */
+  #settled(): void {
+    this.busySince = --this.#inFlight > 0 ? performance.now() : 0
+  }
+
+  /**
+   * Called by the adapter's watchdog when the server has not answered within the client timeout
+   * (frozen or unreachable): drops the socket so the connection can never be reused while a
+   * statement may still run on it; the statement fails with TimeoutError `CLIENT_TIMEOUT`.
+   */
+  timeOut(): void {
+    this.timedOut = true
+    this.destroy()
+  }
+
   #typed(err: unknown, deadBefore: boolean): DataLayerError {
+    if (this.timedOut) {
+      const ms = this.#adapter.clientTimeout
+      return new TimeoutError(`no answer from the server within ${ms} ms; connection dropped`, {
+        code: 'CLIENT_TIMEOUT',
+        cause: this.#adapter.translate(err),
+      })
+    }
     let typed = this.#adapter.translate(err)
     if (typed instanceof ConnectionError) {
       this.broken = true
@@ -74,20 +102,6 @@ export class AdaptedClient implements PostgresPoolClient {
       )
     }
     return typed
-  }
-
-  #withDeadline(pending: Promise<QueryResult>, ms: number): Promise<QueryResult> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.broken = true
-        // The server did not answer in time (frozen or unreachable): drop the socket so the
-        // connection can never be reused while a statement may still be running on it.
-        this.destroy()
-        reject(new TimeoutError(`no answer from the server within ${ms} ms; connection dropped`, { code: 'CLIENT_TIMEOUT' }))
-      }, ms)
-    })
-    return Promise.race([pending, deadline]).finally(() => clearTimeout(timer))
   }
 
   /** Drops the socket: pending queries fail, the pool discards the client on release. */

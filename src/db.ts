@@ -22,6 +22,7 @@ import {
   type EndedGuard,
 } from './transaction.js'
 import type { Logger } from './logger.js'
+import { logQuery } from './query-log.js'
 import { AgentRepository } from './repositories/agent.repository.js'
 import { UserRepository } from './repositories/user.repository.js'
 import { SessionRepository } from './repositories/session.repository.js'
@@ -59,11 +60,11 @@ type Executor = Kysely<Database>
 export class Db implements AsyncDisposable {
   /** Typed Kysely for queries the repositories don't cover; bound to the transaction, if any. */
   readonly kysely: Executor
-  readonly agents: AgentRepository
-  readonly users: UserRepository
-  readonly sessions: SessionRepository
-  readonly messages: MessageRepository
-  readonly memories: MemoryRepository
+  #agents: AgentRepository | undefined
+  #users: UserRepository | undefined
+  #sessions: SessionRepository | undefined
+  #messages: MessageRepository | undefined
+  #memories: MemoryRepository | undefined
   readonly #core: DbCore
   readonly #trx: ControlledTransaction<Database, any[]> | undefined
   readonly #savepoints: { next: number } | undefined
@@ -82,11 +83,33 @@ export class Db implements AsyncDisposable {
     this.#savepoints = savepoints
     this.#guard = guard
     this.kysely = executor
-    this.agents = new AgentRepository(executor)
-    this.users = new UserRepository(executor)
-    this.sessions = new SessionRepository(executor)
-    this.messages = new MessageRepository(executor)
-    this.memories = new MemoryRepository(executor)
+  }
+
+  // Repositories are made on first use: a transaction's Db only pays for the ones it touches.
+
+  /** Agents: create-or-update by name, lookups, the atomic run counter. */
+  get agents(): AgentRepository {
+    return (this.#agents ??= new AgentRepository(this.kysely))
+  }
+
+  /** Users: create-or-update by email (case-insensitive), lookups. */
+  get users(): UserRepository {
+    return (this.#users ??= new UserRepository(this.kysely))
+  }
+
+  /** Sessions of users with agents, latest activity first. */
+  get sessions(): SessionRepository {
+    return (this.#sessions ??= new SessionRepository(this.kysely))
+  }
+
+  /** Messages of sessions, in the order they were written. */
+  get messages(): MessageRepository {
+    return (this.#messages ??= new MessageRepository(this.kysely))
+  }
+
+  /** Memories scoped to agents, users and sessions. */
+  get memories(): MemoryRepository {
+    return (this.#memories ??= new MemoryRepository(this.kysely))
   }
 
   /**
@@ -361,44 +384,5 @@ export class Db implements AsyncDisposable {
 
   [inspect.custom](): string {
     return this.toString()
-  }
-}
-
-function logQuery(logger: Logger, event: LogEvent): void {
-  const sql = event.query.sql
-  const ms = Math.round(event.queryDurationMillis * 1000) / 1000
-  if (event.level === 'error') {
-    const err = event.error instanceof Error ? event.error : new Error(String(event.error))
-    const code = (err as { code?: unknown }).code
-    const message = withoutParameters(err.message, event.query.parameters)
-    logger.warn({ sql, ms, code, message }, 'automagik-db: query failed')
-  } else {
-    logger.debug({ sql, ms }, 'automagik-db: query')
-  }
-}
-
-/**
- * PostgreSQL quotes the offending input in some messages (`invalid input syntax for type
- * integer: "…"`): remove every parameter value from a message before it is logged.
- */
-function withoutParameters(message: string, parameters: readonly unknown[]): string {
-  const values = parameters
-    .map(parameterText)
-    .filter((v): v is string => v !== undefined && v !== '')
-    .sort((a, b) => b.length - a.length)
-  for (const value of values) message = message.split(value).join('[parameter]')
-  return message
-}
-
-function parameterText(value: unknown): string | undefined {
-  if (value === null || value === undefined) return undefined
-  if (typeof value === 'string') return value
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value)
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString()
-  if (value instanceof Uint8Array) return undefined
-  try {
-    return JSON.stringify(value)
-  } catch {
-    return undefined
   }
 }

@@ -49,6 +49,7 @@ export class PoolAdapter implements PostgresPool {
   /** Clients handed out and not yet released. */
   readonly #checkedOut = new Set<AdaptedClient>()
   #closed = false
+  #watchdog: NodeJS.Timeout | undefined
   #ended: Promise<void> | undefined
   /** Transactions currently holding a connection (used only on a single-connection pool). */
   controlledOpen = 0
@@ -131,8 +132,27 @@ export class PoolAdapter implements PostgresPool {
     adapted.broken = false
     adapted.lostWith = undefined
     adapted.cancelledByClose = false
+    adapted.timedOut = false
+    adapted.busySince = 0
     this.#checkedOut.add(adapted)
+    if (this.#options.clientTimeout > 0) this.#watchdog ??= this.#startWatchdog()
     return adapted
+  }
+
+  /**
+   * One timer per pool instead of one per query: every so often, drops the connections whose
+   * statement has waited longer than the client timeout for the server's answer.
+   */
+  #startWatchdog(): NodeJS.Timeout {
+    const limit = this.#options.clientTimeout
+    const timer = setInterval(() => {
+      const now = performance.now()
+      for (const client of this.#checkedOut) {
+        if (client.busySince > 0 && now - client.busySince > limit) client.timeOut()
+      }
+    }, Math.max(10, Math.min(500, limit / 4)))
+    timer.unref()
+    return timer
   }
 
   /** Called by a client when it goes back to the pool. */
@@ -158,6 +178,14 @@ export class PoolAdapter implements PostgresPool {
   }
 
   async #end(): Promise<void> {
+    try {
+      await this.#endPool()
+    } finally {
+      clearInterval(this.#watchdog)
+    }
+  }
+
+  async #endPool(): Promise<void> {
     const ended = this.#pool.end().catch((err: unknown) => {
       this.#options.logger?.warn({ err: this.describe(err) }, 'automagik-db: closing the pool failed')
     })

@@ -94,9 +94,14 @@ export function evaluateTargets(results: readonly WorkloadResult[]): Target[] {
       const rowsPerSec = amdb?.rowsPerSec ?? null
       const vsCopy = copy && amdb ? amdb.rowsPerSec! / copy.rowsPerSec! : null
       targets.push({
-        name: `${w.workload.id}: ≥ 150k rows/s and ≥ 0.5× raw COPY`,
-        met: rowsPerSec === null ? null : rowsPerSec >= 150_000 && (vsCopy === null || vsCopy >= 0.5),
-        detail: `${fmt(rowsPerSec)} rows/s, ${vsCopy === null ? 'COPY not measured' : `${vsCopy.toFixed(2)}× COPY's rows/s`}`,
+        name: `${w.workload.id}: ≥ 150k rows/s`,
+        met: rowsPerSec === null ? null : rowsPerSec >= 150_000,
+        detail: `${fmt(rowsPerSec)} rows/s (raw COPY on the same run: ${copy ? `${fmt(copy.rowsPerSec)} rows/s` : 'not measured'})`,
+      })
+      targets.push({
+        name: `${w.workload.id}: ≥ 0.5× raw COPY`,
+        met: vsCopy === null ? null : vsCopy >= 0.5,
+        detail: vsCopy === null ? 'COPY not measured on this backend' : `${vsCopy.toFixed(2)}× COPY's rows/s`,
       })
     } else if (g === 'H') {
       const hydrated = get(w, 'pg+toMessage')

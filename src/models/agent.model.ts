@@ -20,6 +20,24 @@ export class Agent extends Entity {
   runId!: number
   @Type(() => Date) createdAt!: Date
   @Type(() => Date) updatedAt!: Date
+
+  /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
+  constructor(row?: Selectable<Agents>) {
+    super()
+    if (row === undefined) return
+    this.id = row.id
+    this.name = row.name
+    this.type = row.type
+    this.model = row.model
+    this.description = row.description
+    this.version = row.version
+    this.systemPrompt = row.system_prompt
+    this.config = row.config as JsonObject
+    this.active = row.active
+    this.runId = row.run_id
+    this.createdAt = row.created_at
+    this.updatedAt = row.updated_at
+  }
 }
 
 /** The columns every agent query reads. */
@@ -28,22 +46,9 @@ export const agentColumns = [
   'config', 'active', 'run_id', 'created_at', 'updated_at',
 ] as const
 
-/** Row → Agent, by hand: one allocation, no reflection. */
+/** Row → Agent: one constructor call, no reflection (the hot path of every read). */
 export function toAgent(row: Selectable<Agents>): Agent {
-  const a = new Agent()
-  a.id = row.id
-  a.name = row.name
-  a.type = row.type
-  a.model = row.model
-  a.description = row.description
-  a.version = row.version
-  a.systemPrompt = row.system_prompt
-  a.config = row.config as JsonObject
-  a.active = row.active
-  a.runId = row.run_id
-  a.createdAt = row.created_at
-  a.updatedAt = row.updated_at
-  return a
+  return new Agent(row)
 }
 
 /** The agent fields that are optional both when creating and when updating. */

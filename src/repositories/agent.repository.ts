@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { Agent, agentColumns, CreateAgentInput, toAgent, UpdateAgentInput } from '../models/agent.model.js'
 import { assertOptions, assertText, readBoolean, validateInput } from '../validation.js'
-import { BaseRepository, readLimit, type ListOptions } from './base.repository.js'
+import { runCached } from './query-cache.js'
+import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
 
 /** Filters of `agents.list`. */
 export interface AgentListOptions extends ListOptions {
@@ -60,15 +61,9 @@ export class AgentRepository extends BaseRepository<Agent, number> {
     const valid = validateInput(CreateAgentInput, input, 'agents.create')
     const row = this.toRow(valid)
     const updates = Object.keys(row).filter((c) => c !== 'name')
-    const inserted = await this.db
-      .insertInto('agents')
-      .values(row as never)
-      .onConflict((oc) =>
-        oc.column('name').doUpdateSet(Object.fromEntries(updates.map((c) => [c, sql.ref(`excluded.${c}`)])) as never),
-      )
-      .returning(agentColumns)
-      .executeTakeFirstOrThrow()
-    return toAgent(inserted)
+    return this.insertOne(row, 'upsert', (q) =>
+      q.onConflict((oc) => oc.column('name').doUpdateSet(excludedOf(updates))),
+    )
   }
 
   /**
@@ -81,8 +76,10 @@ export class AgentRepository extends BaseRepository<Agent, number> {
    */
   async getByName(name: string): Promise<Agent | null> {
     assertText(name, 'name', 'agents.getByName')
-    const row = await this.db.selectFrom('agents').select(agentColumns).where('name', '=', name).executeTakeFirst()
-    return row === undefined ? null : toAgent(row)
+    const { rows } = await runCached(this.db, 'agents.getByName', [name], ([name]) =>
+      this.db.selectFrom('agents').select(agentColumns).where('name', '=', name as string),
+    )
+    return rows[0] === undefined ? null : toAgent(rows[0])
   }
 
   /**
@@ -97,9 +94,11 @@ export class AgentRepository extends BaseRepository<Agent, number> {
     const opts = assertOptions(options, ['activeOnly', 'limit'], 'agents.list')
     const limit = readLimit(opts.limit, 'agents.list')
     const activeOnly = readBoolean(opts.activeOnly, true, 'activeOnly', 'agents.list')
-    let query = this.db.selectFrom('agents').select(agentColumns)
-    if (activeOnly) query = query.where('active', '=', true)
-    const rows = await query.orderBy('name').limit(limit).execute()
+    const { rows } = await runCached(this.db, `agents.list:${activeOnly}`, [limit], ([limit]) => {
+      let query = this.db.selectFrom('agents').select(agentColumns)
+      if (activeOnly) query = query.where('active', '=', true)
+      return query.orderBy('name').limit(limit as number)
+    })
     return rows.map(toAgent)
   }
 
@@ -130,12 +129,13 @@ export class AgentRepository extends BaseRepository<Agent, number> {
    */
   async incrementRunId(id: number): Promise<number | null> {
     this.assertId(id, 'incrementRunId')
-    const row = await this.db
-      .updateTable('agents')
-      .set((eb) => ({ run_id: eb('run_id', '+', 1) }))
-      .where('id', '=', id)
-      .returning('run_id')
-      .executeTakeFirst()
-    return row === undefined ? null : row.run_id
+    const { rows } = await runCached(this.db, 'agents.incrementRunId', [id], ([id]) =>
+      this.db
+        .updateTable('agents')
+        .set((eb) => ({ run_id: eb('run_id', '+', 1) }))
+        .where('id', '=', id as number)
+        .returning('run_id'),
+    )
+    return rows[0] === undefined ? null : rows[0].run_id
   }
 }

@@ -1,7 +1,8 @@
-import type { Kysely, SelectQueryBuilder } from 'kysely'
+import { sql, type InsertQueryBuilder, type Kysely, type SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
+import { runCached, shapeOf } from './query-cache.js'
 
 /** Default and largest `limit` of list methods and pages. */
 export const DEFAULT_LIMIT = 100
@@ -81,12 +82,11 @@ export abstract class BaseRepository<T, Id extends number | string> {
    */
   async get(id: Id): Promise<T | null> {
     this.assertId(id, 'get')
-    const row = await this.any
-      .selectFrom(this.spec.table)
-      .select(this.spec.columns)
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return row === undefined ? null : this.spec.toEntity(row)
+    const { table, columns } = this.spec
+    const { rows } = await runCached(this.db, `${table}.get`, [id], ([id]) =>
+      this.any.selectFrom(table).select(columns).where('id', '=', id),
+    )
+    return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
   }
 
   /**
@@ -99,8 +99,11 @@ export abstract class BaseRepository<T, Id extends number | string> {
    */
   async exists(id: Id): Promise<boolean> {
     this.assertId(id, 'exists')
-    const row = await this.any.selectFrom(this.spec.table).select('id').where('id', '=', id).executeTakeFirst()
-    return row !== undefined
+    const { table } = this.spec
+    const { rows } = await runCached(this.db, `${table}.exists`, [id], ([id]) =>
+      this.any.selectFrom(table).select('id').where('id', '=', id),
+    )
+    return rows.length > 0
   }
 
   /**
@@ -129,14 +132,17 @@ export abstract class BaseRepository<T, Id extends number | string> {
     this.assertId(id, 'update')
     const input = validateInput(this.spec.updateInput, patch, `${this.spec.name}.update`)
     const values = this.toRow(input)
-    if (Object.keys(values).length === 0) return this.get(id)
-    const row = await this.any
-      .updateTable(this.spec.table)
-      .set(values)
-      .where('id', '=', id)
-      .returning(this.spec.columns)
-      .executeTakeFirst()
-    return row === undefined ? null : this.spec.toEntity(row)
+    const set = Object.keys(values)
+    if (set.length === 0) return this.get(id)
+    const { table, columns } = this.spec
+    const { rows } = await runCached(this.db, `${table}.update:${set}`, [id, ...Object.values(values)], ([id, ...v]) =>
+      this.any
+        .updateTable(table)
+        .set(Object.fromEntries(set.map((c, i) => [c, v[i]])))
+        .where('id', '=', id)
+        .returning(columns),
+    )
+    return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
   }
 
   /**
@@ -149,8 +155,11 @@ export abstract class BaseRepository<T, Id extends number | string> {
    */
   async delete(id: Id): Promise<boolean> {
     this.assertId(id, 'delete')
-    const result = await this.any.deleteFrom(this.spec.table).where('id', '=', id).executeTakeFirst()
-    return result.numDeletedRows > 0n
+    const { table } = this.spec
+    const result = await runCached(this.db, `${table}.delete`, [id], ([id]) =>
+      this.any.deleteFrom(table).where('id', '=', id),
+    )
+    return (result.numAffectedRows ?? 0n) > 0n
   }
 
   /**
@@ -171,11 +180,64 @@ export abstract class BaseRepository<T, Id extends number | string> {
     const opts = assertOptions(options, ['limit', 'cursor'], context)
     const limit = readLimit(opts.limit, context)
     const after = opts.cursor == null ? undefined : this.decodeCursor(opts.cursor, context)
+    const { table, columns } = this.spec
     const key = this.spec.pageKey.column
-    let query = this.any.selectFrom(this.spec.table).select(this.spec.columns)
-    if (after !== undefined) query = query.where(key, '>', after)
-    const rows = await query.orderBy(key, 'asc').limit(limit + 1).execute()
+    const shape = `${table}.page:${after === undefined ? 'first' : 'after'}`
+    const args = after === undefined ? [limit + 1] : [after, limit + 1]
+    const { rows } = await runCached(this.db, shape, args, (slots) => {
+      let query = this.any.selectFrom(table).select(columns)
+      if (after !== undefined) query = query.where(key, '>', slots[0])
+      return query.orderBy(key, 'asc').limit(slots[slots.length - 1] as number)
+    })
     return this.toPage(rows, limit)
+  }
+
+  /**
+   * INSERT of the given columns (DEFAULT VALUES when there are none) RETURNING the entity,
+   * compiled once per column set. `onConflict` turns it into an upsert; `variant` names it in
+   * the query shape.
+   */
+  protected async insertOne(
+    row: Record<string, unknown>,
+    variant = 'insert',
+    onConflict?: (query: InsertQueryBuilder<any, any, any>) => InsertQueryBuilder<any, any, any>,
+  ): Promise<T> {
+    const { table, columns } = this.spec
+    const set = Object.keys(row)
+    const { rows } = await runCached(this.db, `${table}.${variant}:${set}`, Object.values(row), (v) => {
+      const insert = this.any.insertInto(table)
+      const values = set.length ? insert.values(Object.fromEntries(set.map((c, i) => [c, v[i]]))) : insert.defaultValues()
+      const query: InsertQueryBuilder<any, any, any> = onConflict ? onConflict(values) : values
+      return query.returning(columns as readonly string[])
+    })
+    return this.spec.toEntity(rows[0])
+  }
+
+  /**
+   * SELECT of the entity's columns with equality filters (a value left out means any, null
+   * means IS NULL), ordered and limited; compiled once per filter shape.
+   */
+  protected async selectWhere(
+    method: string,
+    filters: readonly (readonly [column: string, value: unknown])[],
+    orderBy: readonly (readonly [column: string, direction: 'asc' | 'desc'])[],
+    limit: number,
+  ): Promise<T[]> {
+    const { table, columns } = this.spec
+    const shape = `${table}.${method}:${filters.map(([, v]) => shapeOf(v)).join('')}`
+    const args = filters.flatMap(([, v]) => (v == null ? [] : [v]))
+    args.push(limit)
+    const { rows } = await runCached(this.db, shape, args, (slots) => {
+      let query = this.any.selectFrom(table).select(columns)
+      let next = 0
+      for (const [column, value] of filters) {
+        if (value === null) query = query.where(column, 'is', null)
+        else if (value !== undefined) query = query.where(column, '=', slots[next++])
+      }
+      for (const [column, direction] of orderBy) query = query.orderBy(column, direction)
+      return query.limit(slots[next] as number)
+    })
+    return rows.map((r) => this.spec.toEntity(r))
   }
 
   /** Rows → a page: `limit + 1` rows were fetched to learn whether another page follows. */
@@ -262,4 +324,17 @@ export function readLimit(limit: unknown, context: string): number {
 export function whereEq<Q extends SelectQueryBuilder<any, any, any>>(query: Q, column: string, value: unknown): Q {
   if (value === undefined) return query
   return (value === null ? query.where(column, 'is', null) : query.where(column, '=', value)) as Q
+}
+
+/**
+ * `SET col = excluded.col` for each column of an upsert; with no column, `SET <first> = <first>`
+ * is not needed by callers: they pass a no-op assignment themselves.
+ *
+ * @example
+ * ```ts
+ * q.onConflict((oc) => oc.column('name').doUpdateSet(excludedOf(['type', 'model'])))
+ * ```
+ */
+export function excludedOf(columns: readonly string[]): any {
+  return Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))
 }

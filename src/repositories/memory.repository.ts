@@ -13,7 +13,7 @@ import {
 } from '../models/memory.model.js'
 import { ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertText, assertUuid, validateInput } from '../validation.js'
-import { BaseRepository, readLimit, whereEq, type ListOptions } from './base.repository.js'
+import { BaseRepository, excludedOf, readLimit, whereEq, type ListOptions } from './base.repository.js'
 
 /** A memory's scope. In `getByName` a key left out means NULL (exact scope). */
 export interface MemoryScope {
@@ -88,16 +88,10 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
     }
     const row = this.toRow(valid)
     const updates = Object.keys(row).filter((c) => !SCOPE_COLUMNS.has(c) && c !== 'id')
-    const set = updates.length
-      ? Object.fromEntries(updates.map((c) => [c, sql.ref(`excluded.${c}`)]))
-      : { name: sql.ref('memories.name') }
-    const saved = await this.db
-      .insertInto('memories')
-      .values(row as never)
-      .onConflict((oc) => oc.columns(['name', 'agent_id', 'user_id', 'session_id']).doUpdateSet(set as never))
-      .returning(memoryColumns)
-      .executeTakeFirstOrThrow()
-    return toMemory(saved)
+    const set = updates.length ? excludedOf(updates) : { name: sql.ref('memories.name') }
+    return this.insertOne(row, 'upsert', (q) =>
+      q.onConflict((oc) => oc.columns(['name', 'agent_id', 'user_id', 'session_id']).doUpdateSet(set)),
+    )
   }
 
   /**
@@ -113,12 +107,14 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
     const context = 'memories.getByName'
     assertText(name, 'name', context)
     const s = this.readFilter(assertOptions(scope, ['agentId', 'userId', 'sessionId'], context), context)
-    let query = this.db.selectFrom('memories').select(memoryColumns).where('name', '=', name)
-    query = whereEq(query, 'agent_id', s.agentId ?? null)
-    query = whereEq(query, 'user_id', s.userId ?? null)
-    query = whereEq(query, 'session_id', s.sessionId ?? null)
-    const row = await query.executeTakeFirst()
-    return row === undefined ? null : toMemory(row)
+    const scoped: [string, unknown][] = [
+      ['name', name],
+      ['agent_id', s.agentId ?? null],
+      ['user_id', s.userId ?? null],
+      ['session_id', s.sessionId ?? null],
+    ]
+    const [memory] = await this.selectWhere('getByName', scoped, [], 1)
+    return memory ?? null
   }
 
   /**
@@ -131,12 +127,14 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
    * ```
    */
   async list(filter: MemoryFilter & ListOptions = {}): Promise<Memory[]> {
-    const rows = await this.filtered(this.db.selectFrom('memories').select(memoryColumns), filter, 'list')
-      .orderBy('name')
-      .orderBy('id')
-      .limit(readLimit((filter as ListOptions).limit, 'memories.list'))
-      .execute()
-    return rows.map(toMemory)
+    const context = 'memories.list'
+    const f = this.readFilter(assertOptions(filter, [...FILTER_KEYS, 'limit'], context), context)
+    return this.selectWhere(
+      'list',
+      [['agent_id', f.agentId], ['user_id', f.userId], ['session_id', f.sessionId], ['read_mode', f.readMode], ['access', f.access]],
+      [['name', 'asc'], ['id', 'asc']],
+      readLimit((filter as ListOptions).limit, context),
+    )
   }
 
   /**
@@ -153,8 +151,7 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
 
   protected override filtered<Q extends SelectQueryBuilder<any, any, any>>(query: Q, filter: unknown, method: string): Q {
     const context = `memories.${method}`
-    const keys = method === 'list' ? [...FILTER_KEYS, 'limit'] : FILTER_KEYS
-    const f = this.readFilter(assertOptions(filter, keys, context), context)
+    const f = this.readFilter(assertOptions(filter, FILTER_KEYS, context), context)
     query = whereEq(query, 'agent_id', f.agentId)
     query = whereEq(query, 'user_id', f.userId)
     query = whereEq(query, 'session_id', f.sessionId)

@@ -9,6 +9,7 @@ import {
 } from '../models/message.model.js'
 import { ValidationError } from '../errors.js'
 import { assertOptions, assertUuid, validateInput } from '../validation.js'
+import { runCached } from './query-cache.js'
 import { BaseRepository, encodeCursor, readLimit } from './base.repository.js'
 
 /** Options of `messages.listBySession`. */
@@ -70,11 +71,7 @@ const BULK_COLUMNS: readonly (readonly [field: keyof typeof MESSAGE_FIELDS, type
   ['channelPayload', 'jsonb', "'{}'::jsonb"],
   ['createdAt', 'timestamptz', 'now()'],
 ]
-const BULK_TARGET = sql.raw(BULK_COLUMNS.map(([f]) => MESSAGE_FIELDS[f]).join(', '))
-const BULK_SELECT = sql.raw(
-  BULK_COLUMNS.map(([f, , fallback]) => (fallback ? `coalesce(t.${f}, ${fallback})` : `t.${f}`)).join(', '),
-)
-const BULK_ALIAS = sql.raw(`t(${BULK_COLUMNS.map(([f]) => f).join(', ')}, ord)`)
+const MESSAGE_RETURNING = sql.join(messageColumns.map((c) => sql.ref(c)))
 
 /**
  * Messages of sessions, kept in the order they were written.
@@ -110,12 +107,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
    */
   async create(input: CreateMessageInput): Promise<Message> {
     const valid = validateInput(CreateMessageInput, input, 'messages.create')
-    const row = await this.db
-      .insertInto('messages')
-      .values(this.toRow(valid) as never)
-      .returning(messageColumns)
-      .executeTakeFirstOrThrow()
-    return toMessage(row)
+    return this.insertOne(this.toRow(valid))
   }
 
   /**
@@ -131,29 +123,57 @@ export class MessageRepository extends BaseRepository<Message, string> {
    * ```
    */
   async createMany(inputs: readonly CreateMessageInput[]): Promise<Message[]> {
-    if (!Array.isArray(inputs) || inputs.length > MAX_BATCH) {
-      throw new ValidationError(
-        [{ field: 'inputs', messages: [`must be an array of at most ${MAX_BATCH} messages`] }],
-        'messages.createMany',
-      )
-    }
-    if (inputs.length === 0) return []
-    const columns = BULK_COLUMNS.map(() => [] as unknown[])
-    inputs.forEach((input, i) => {
-      const valid = validateInput(CreateMessageInput, input, `messages.createMany[${i}]`) as unknown as Record<string, unknown>
-      BULK_COLUMNS.forEach(([field, type], c) => {
-        const value = valid[field]
-        columns[c]!.push(value === undefined ? null : type === 'jsonb' ? JSON.stringify(value) : value)
-      })
-    })
-    const arrays = sql.join(BULK_COLUMNS.map(([, type], c) => sql`${columns[c]}::${sql.raw(type)}[]`))
-    const result = await sql<any>`
-      INSERT INTO messages (${BULK_TARGET})
-      SELECT ${BULK_SELECT} FROM unnest(${arrays}) WITH ORDINALITY AS ${BULK_ALIAS}
-      ORDER BY t.ord
-      RETURNING ${sql.join(messageColumns.map((c) => sql.ref(c)))}
-    `.execute(this.db)
+    const result = await this.#bulkInsert(inputs, 'messages.createMany', true)
     return result.rows.map(toMessage)
+  }
+
+  /**
+   * Like {@link createMany} but returns only how many rows were written: for bulk loads (history
+   * imports) where reading 100k rows back would cost more than writing them.
+   *
+   * @example
+   * ```ts
+   * const written = await db.messages.insertMany(importedHistory) // 100_000
+   * ```
+   */
+  async insertMany(inputs: readonly CreateMessageInput[]): Promise<number> {
+    const result = await this.#bulkInsert(inputs, 'messages.insertMany', false)
+    return Number(result.numAffectedRows ?? 0n)
+  }
+
+  /**
+   * One `INSERT … SELECT FROM unnest(<one array per column>) WITH ORDINALITY` for all rows: a
+   * fixed number of parameters whatever the row count, rows written (and `seq` assigned) in
+   * input order. Columns no row sets are left out (their defaults apply); columns some rows set
+   * fall back to the column default for the others.
+   */
+  async #bulkInsert(inputs: readonly CreateMessageInput[], context: string, returning: boolean) {
+    if (!Array.isArray(inputs) || inputs.length > MAX_BATCH) {
+      throw new ValidationError([{ field: 'inputs', messages: [`must be an array of at most ${MAX_BATCH} messages`] }], context)
+    }
+    const valid = inputs.map(
+      (input, i) => validateInput(CreateMessageInput, input, `${context}[${i}]`) as unknown as Record<string, unknown>,
+    )
+    if (valid.length === 0) return { rows: [], numAffectedRows: 0n }
+    const used = BULK_COLUMNS.filter(([field]) => valid.some((row) => row[field] != null))
+    const arrays = used.map(([field, type]) =>
+      valid.map((row) => {
+        const value = row[field]
+        return value == null ? null : type === 'jsonb' ? JSON.stringify(value) : value
+      }),
+    )
+    const target = sql.raw(used.map(([field]) => MESSAGE_FIELDS[field]).join(', '))
+    const select = sql.raw(
+      used.map(([field, , fallback]) => (fallback ? `coalesce(t.${field}, ${fallback})` : `t.${field}`)).join(', '),
+    )
+    const alias = sql.raw(`t(${used.map(([field]) => field).join(', ')}, ord)`)
+    const unnest = sql.join(used.map(([, type], c) => sql`${arrays[c]}::${sql.raw(type)}[]`))
+    return sql<any>`
+      INSERT INTO messages (${target})
+      SELECT ${select} FROM unnest(${unnest}) WITH ORDINALITY AS ${alias}
+      ORDER BY t.ord
+      ${returning ? sql`RETURNING ${MESSAGE_RETURNING}` : sql``}
+    `.execute(this.db)
   }
 
   /**
@@ -175,11 +195,14 @@ export class MessageRepository extends BaseRepository<Message, string> {
     if (order !== 'asc' && order !== 'desc') {
       throw new ValidationError([{ field: 'order', messages: ["order must be 'asc' or 'desc'"] }], context)
     }
-    let query = this.db.selectFrom('messages').select(messageColumns).where('session_id', '=', sessionId)
-    if (opts.cursor != null) {
-      query = query.where('seq', order === 'asc' ? '>' : '<', String(this.decodeCursor(opts.cursor, context)))
-    }
-    const rows = await query.orderBy('seq', order).limit(limit + 1).execute()
+    const after = opts.cursor == null ? undefined : this.decodeCursor(opts.cursor, context)
+    const args = after === undefined ? [sessionId, limit + 1] : [sessionId, after, limit + 1]
+    const shape = `messages.listBySession:${order}:${after === undefined ? 'first' : 'after'}`
+    const { rows } = await runCached(this.db, shape, args, (slots) => {
+      let query = this.db.selectFrom('messages').select(messageColumns).where('session_id', '=', slots[0] as string)
+      if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
+      return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
+    })
     const more = rows.length > limit
     const items = (more ? rows.slice(0, limit) : rows).map(toMessage)
     const last = items[items.length - 1]
@@ -195,13 +218,15 @@ export class MessageRepository extends BaseRepository<Message, string> {
    * ```
    */
   override async count(sessionId?: string): Promise<number> {
-    let query = this.db.selectFrom('messages')
-    if (sessionId !== undefined) {
-      assertUuid(sessionId, 'sessionId', 'messages.count')
-      query = query.where('session_id', '=', sessionId)
-    }
-    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-    return Number(row.n)
+    if (sessionId === undefined) return super.count()
+    assertUuid(sessionId, 'sessionId', 'messages.count')
+    const { rows } = await runCached(this.db, 'messages.count', [sessionId], ([id]) =>
+      this.db
+        .selectFrom('messages')
+        .where('session_id', '=', id as string)
+        .select((eb) => eb.fn.countAll<string>().as('n')),
+    )
+    return Number(rows[0]!.n)
   }
 
   /**
@@ -214,7 +239,9 @@ export class MessageRepository extends BaseRepository<Message, string> {
    */
   async deleteBySession(sessionId: string): Promise<number> {
     assertUuid(sessionId, 'sessionId', 'messages.deleteBySession')
-    const result = await this.db.deleteFrom('messages').where('session_id', '=', sessionId).executeTakeFirst()
-    return Number(result.numDeletedRows)
+    const result = await runCached(this.db, 'messages.deleteBySession', [sessionId], ([id]) =>
+      this.db.deleteFrom('messages').where('session_id', '=', id as string),
+    )
+    return Number(result.numAffectedRows ?? 0n)
   }
 }

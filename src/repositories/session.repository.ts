@@ -2,6 +2,7 @@ import type { Kysely, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { CreateSessionInput, Session, sessionColumns, toSession, UpdateSessionInput } from '../models/session.model.js'
 import { assertId, assertOptions, validateInput } from '../validation.js'
+import { runCached } from './query-cache.js'
 import { BaseRepository, readLimit, whereEq, type ListOptions } from './base.repository.js'
 
 /** Filters of `sessions.list` and `sessions.count`: left out = any, null = none. */
@@ -54,13 +55,7 @@ export class SessionRepository extends BaseRepository<Session, string> {
    */
   async create(input: CreateSessionInput): Promise<Session> {
     const valid = validateInput(CreateSessionInput, input, 'sessions.create')
-    const values = this.toRow(valid)
-    const insert = this.db.insertInto('sessions')
-    // `create({})` is valid (every column has a default): INSERT … () VALUES () is not SQL.
-    const row = await (Object.keys(values).length ? insert.values(values as never) : insert.defaultValues())
-      .returning(sessionColumns)
-      .executeTakeFirstOrThrow()
-    return toSession(row)
+    return this.insertOne(this.toRow(valid))
   }
 
   /**
@@ -73,13 +68,13 @@ export class SessionRepository extends BaseRepository<Session, string> {
    */
   async list(filter: SessionFilter & ListOptions = {}): Promise<Session[]> {
     const opts = assertOptions(filter, ['userId', 'agentId', 'limit'], 'sessions.list')
-    const query = this.filtered(this.db.selectFrom('sessions').select(sessionColumns), opts, 'list')
-    const rows = await query
-      .orderBy('updated_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(readLimit(opts.limit, 'sessions.list'))
-      .execute()
-    return rows.map(toSession)
+    const f = this.readFilter(opts, 'sessions.list')
+    return this.selectWhere(
+      'list',
+      [['user_id', f.userId], ['agent_id', f.agentId]],
+      [['updated_at', 'desc'], ['id', 'desc']],
+      readLimit(opts.limit, 'sessions.list'),
+    )
   }
 
   /**
@@ -104,20 +99,23 @@ export class SessionRepository extends BaseRepository<Session, string> {
    */
   async finish(id: string): Promise<boolean> {
     this.assertId(id, 'finish')
-    const result = await this.db
-      .updateTable('sessions')
-      .set((eb) => ({ run_finished_at: eb.fn('now') }))
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return result.numUpdatedRows > 0n
+    const result = await runCached(this.db, 'sessions.finish', [id], ([id]) =>
+      this.db
+        .updateTable('sessions')
+        .set((eb) => ({ run_finished_at: eb.fn('now') }))
+        .where('id', '=', id as string),
+    )
+    return (result.numAffectedRows ?? 0n) > 0n
   }
 
   protected override filtered<Q extends SelectQueryBuilder<any, any, any>>(query: Q, filter: unknown, method: string): Q {
-    const context = `sessions.${method}`
-    const keys = method === 'list' ? ['userId', 'agentId', 'limit'] : ['userId', 'agentId']
-    const f = assertOptions(filter, keys, context) as SessionFilter
+    const f = this.readFilter(assertOptions(filter, ['userId', 'agentId'], `sessions.${method}`), `sessions.${method}`)
+    return whereEq(whereEq(query, 'user_id', f.userId), 'agent_id', f.agentId)
+  }
+
+  private readFilter(f: Record<string, unknown>, context: string): SessionFilter {
     if (f.userId != null) assertId(f.userId, 'userId', context)
     if (f.agentId != null) assertId(f.agentId, 'agentId', context)
-    return whereEq(whereEq(query, 'user_id', f.userId), 'agent_id', f.agentId)
+    return f as SessionFilter
   }
 }

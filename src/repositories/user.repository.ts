@@ -2,7 +2,8 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { CreateUserInput, toUser, UpdateUserInput, User, userColumns } from '../models/user.model.js'
 import { assertOptions, assertText, validateInput } from '../validation.js'
-import { BaseRepository, readLimit, type ListOptions } from './base.repository.js'
+import { runCached } from './query-cache.js'
+import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
 
 const USER_FIELDS = { email: 'email', phoneNumber: 'phone_number', userData: 'user_data' } as const
 
@@ -43,22 +44,11 @@ export class UserRepository extends BaseRepository<User, number> {
   async create(input: CreateUserInput): Promise<User> {
     const valid = validateInput(CreateUserInput, input, 'users.create')
     const row = this.toRow(valid)
-    const insert = this.db.insertInto('users').values(row as never)
-    if (row.email == null) {
-      // `create({})` is valid (every column has a default): INSERT … () VALUES () is not SQL.
-      const plain = Object.keys(row).length ? insert : this.db.insertInto('users').defaultValues()
-      return toUser(await plain.returning(userColumns).executeTakeFirstOrThrow())
-    }
+    if (row.email == null) return this.insertOne(row)
     const updates = Object.keys(row).filter((c) => c !== 'email')
     // With nothing else to change, `email = users.email` still lets RETURNING give the row.
-    const set = updates.length
-      ? Object.fromEntries(updates.map((c) => [c, sql.ref(`excluded.${c}`)]))
-      : { email: sql.ref('users.email') }
-    const saved = await insert
-      .onConflict((oc) => oc.expression(sql`lower(email)`).doUpdateSet(set as never))
-      .returning(userColumns)
-      .executeTakeFirstOrThrow()
-    return toUser(saved)
+    const set = updates.length ? excludedOf(updates) : { email: sql.ref('users.email') }
+    return this.insertOne(row, 'upsert', (q) => q.onConflict((oc) => oc.expression(sql`lower(email)`).doUpdateSet(set)))
   }
 
   /**
@@ -71,12 +61,10 @@ export class UserRepository extends BaseRepository<User, number> {
    */
   async getByEmail(email: string): Promise<User | null> {
     assertText(email, 'email', 'users.getByEmail', 320)
-    const row = await this.db
-      .selectFrom('users')
-      .select(userColumns)
-      .where(sql`lower(email)`, '=', sql`lower(${email})`)
-      .executeTakeFirst()
-    return row === undefined ? null : toUser(row)
+    const { rows } = await runCached(this.db, 'users.getByEmail', [email], ([email]) =>
+      this.db.selectFrom('users').select(userColumns).where(sql`lower(email)`, '=', sql`lower(${email})`),
+    )
+    return rows[0] === undefined ? null : toUser(rows[0])
   }
 
   /**
@@ -89,12 +77,6 @@ export class UserRepository extends BaseRepository<User, number> {
    */
   async list(options: ListOptions = {}): Promise<User[]> {
     const opts = assertOptions(options, ['limit'], 'users.list')
-    const rows = await this.db
-      .selectFrom('users')
-      .select(userColumns)
-      .orderBy('id')
-      .limit(readLimit(opts.limit, 'users.list'))
-      .execute()
-    return rows.map(toUser)
+    return this.selectWhere('list', [], [['id', 'asc']], readLimit(opts.limit, 'users.list'))
   }
 }

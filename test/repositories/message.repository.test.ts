@@ -125,6 +125,42 @@ describe('messages.createMany', () => {
   })
 })
 
+describe('messages.insertMany', () => {
+  test('writes the rows in input order and returns only the count', async ({ db }) => {
+    const s = await newSession(db)
+    const ids = Array.from({ length: 5 }, () => randomUUID())
+    const inputs = ids.map((id, i) => ({ id, sessionId: s.id, role: 'user' as const, textContent: `bulk${i}`, context: i % 2 ? { i } : undefined }))
+    expect(await db.messages.insertMany(inputs)).toBe(5)
+    const history = await db.messages.listBySession(s.id)
+    expect(history.map((m) => m.id)).toEqual(ids)
+    expect(history.map((m) => m.context)).toEqual([{}, { i: 1 }, {}, { i: 3 }, {}])
+  })
+
+  test('mixes rows with and without an id, createdAt or JSON: defaults fill the gaps', async ({ db }) => {
+    const s = await newSession(db)
+    const at = new Date('2024-01-02T03:04:05.678Z')
+    const id = randomUUID()
+    await db.messages.insertMany([
+      { sessionId: s.id, role: 'user', textContent: 'a' },
+      { id, sessionId: s.id, role: 'assistant', textContent: 'b', createdAt: at, toolCalls: { t: 1 } },
+    ])
+    const [a, b] = await db.messages.listBySession(s.id)
+    expect(a!.id).toMatch(/^[0-9a-f-]{36}$/)
+    expect(a!.toolCalls).toEqual({})
+    expect(b).toMatchObject({ id, createdAt: at, toolCalls: { t: 1 } })
+  })
+
+  test('one invalid row rejects the whole batch before any SQL', async ({ db }) => {
+    const s = await newSession(db)
+    const err = await expectValidation(
+      db.messages.insertMany([{ sessionId: s.id, role: 'user' }, { sessionId: 'nope', role: 'user' }]),
+      'sessionId',
+    )
+    expect(err.message).toContain('messages.insertMany[1]')
+    expect(await db.messages.count(s.id)).toBe(0)
+  })
+})
+
 describe('messages.listBySession / count', () => {
   test('history in written order, also for several creates in one transaction (equal now())', async ({ db }) => {
     const s = await newSession(db)
