@@ -7,6 +7,7 @@ import {
   type ValidationOptions,
 } from 'class-validator'
 import { ValidationError, type FieldIssue } from './errors.js'
+import { compileAcceptor, trustValidator, type Acceptor } from './fast-validation.js'
 
 /** Largest value of a PostgreSQL `integer` column. */
 export const MAX_INT4 = 2_147_483_647
@@ -71,6 +72,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 function decorator(name: string, check: (value: unknown) => string | undefined, options?: ValidationOptions) {
+  trustValidator(name) // synchronous and pure: the fast path may call it directly
   return (target: object, propertyName: string) => {
     registerDecorator({
       name,
@@ -121,17 +123,25 @@ function uuidReason(v: unknown): string | undefined {
   return typeof v === 'string' && UUID_RE.test(v) ? undefined : 'must be a UUID'
 }
 
-const allowedKeys = new Map<Function, ReadonlySet<string>>()
-
-function keysOf(cls: Function): ReadonlySet<string> {
-  let keys = allowedKeys.get(cls)
-  if (keys === undefined) {
-    const metadata = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false)
-    keys = new Set(metadata.map((m) => m.propertyName))
-    allowedKeys.set(cls, keys)
-  }
-  return keys
+/** What validateInput needs of a class, worked out once. */
+interface InputPlan {
+  readonly allowed: ReadonlySet<string>
+  readonly accept: Acceptor
 }
+
+const plans = new Map<Function, InputPlan>()
+
+function planOf(cls: Function): InputPlan {
+  let plan = plans.get(cls)
+  if (plan === undefined) {
+    const metadata = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false)
+    plan = { allowed: new Set(metadata.map((m) => m.propertyName)), accept: compileAcceptor(cls) }
+    plans.set(cls, plan)
+  }
+  return plan
+}
+
+const VALIDATOR_OPTIONS = { forbidUnknownValues: true, validationError: { target: false, value: false } } as const
 
 /**
  * Checks `input` against the class-validator rules of `cls` and returns a typed copy. Unknown
@@ -147,7 +157,7 @@ export function validateInput<T extends object>(cls: new () => T, input: unknown
   if (!isPlainObject(input) && !(input instanceof cls)) {
     throw new ValidationError([{ field: 'input', messages: ['must be an object'] }], context)
   }
-  const allowed = keysOf(cls)
+  const { allowed, accept } = planOf(cls)
   const instance = new cls() as Record<string, unknown>
   const unknownKeys: FieldIssue[] = []
   for (const key of Object.keys(input)) {
@@ -158,17 +168,18 @@ export function validateInput<T extends object>(cls: new () => T, input: unknown
   // No field of any input may carry a string PostgreSQL can't store exactly. Checked first:
   // some class-validator rules (IsEmail) throw a URIError on a lone surrogate instead of failing.
   const unsafe: FieldIssue[] = []
-  for (const [key, value] of Object.entries(instance)) {
+  for (const key of Object.keys(instance)) {
+    const value = instance[key]
     const reason = typeof value === 'string' ? unsafeTextReason(value) : undefined
     if (reason !== undefined) unsafe.push({ field: key, messages: [`${key} ${reason}`] })
   }
   if (unsafe.length > 0) throw new ValidationError(unsafe, context)
+  // The compiled acceptor says yes only when class-validator would; otherwise class-validator
+  // runs and produces the errors.
+  if (accept(instance)) return instance as T
   let errors: ClassValidatorError[]
   try {
-    errors = validateSync(instance, {
-      forbidUnknownValues: true,
-      validationError: { target: false, value: false },
-    })
+    errors = validateSync(instance, VALIDATOR_OPTIONS)
   } catch (err) {
     // A rule crashed on a value it did not expect: that value is invalid, whatever it is.
     const message = err instanceof Error ? err.message : String(err)
