@@ -3,10 +3,10 @@ import { IsBoolean, IsInt, IsOptional, Max, MaxLength, Min, MinLength, ValidateI
 import type { Selectable } from 'kysely'
 import type { Agents } from '../generated/database.js'
 import { IsJsonObject, IsSafeText, MAX_INT4 } from '../validation.js'
-import { Entity, type JsonObject } from './entity.js'
+import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
 /** An agent: a named model configuration that sessions run against. */
-export class Agent extends Entity {
+export class Agent implements Entity {
   id!: number
   name!: string
   type!: string
@@ -23,7 +23,6 @@ export class Agent extends Entity {
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
   constructor(row?: Selectable<Agents>) {
-    super()
     if (row === undefined) return
     this.id = row.id
     this.name = row.name
@@ -37,6 +36,30 @@ export class Agent extends Entity {
     this.runId = row.run_id
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
+  }
+
+  /**
+   * The seed's `model_dump()`: a plain object; dates stay Date objects.
+   *
+   * @example
+   * ```ts
+   * const dict = agent.toPlain()
+   * ```
+   */
+  toPlain(): Record<string, unknown> {
+    return entityToPlain(this)
+  }
+
+  /**
+   * The seed's `Agent(**dict)`: from a plain object, e.g. one that went through JSON.
+   *
+   * @example
+   * ```ts
+   * const copy = Agent.fromPlain(JSON.parse(JSON.stringify(agent.toPlain())))
+   * ```
+   */
+  static fromPlain(plain: object): Agent {
+    return entityFromPlain(Agent, plain)
   }
 }
 

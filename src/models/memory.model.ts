@@ -3,7 +3,7 @@ import { IsIn, IsOptional, MaxLength, MinLength, ValidateIf } from 'class-valida
 import type { Selectable } from 'kysely'
 import type { Memories } from '../generated/database.js'
 import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
-import { Entity, type JsonObject } from './entity.js'
+import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
 export const READ_MODES = ['system_prompt', 'tool'] as const
 export type ReadMode = (typeof READ_MODES)[number]
@@ -14,7 +14,7 @@ export type Access = (typeof ACCESS_MODES)[number]
  * A named piece of knowledge. Its scope is (agentId, userId, sessionId): an agent-global memory
  * has userId null; a user's memory across agents has agentId null. At least one is set.
  */
-export class Memory extends Entity {
+export class Memory implements Entity {
   id!: string
   name!: string
   description!: string | null
@@ -30,7 +30,6 @@ export class Memory extends Entity {
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
   constructor(row?: Selectable<Memories>) {
-    super()
     if (row === undefined) return
     this.id = row.id
     this.name = row.name
@@ -44,6 +43,30 @@ export class Memory extends Entity {
     this.metadata = row.metadata as JsonObject
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
+  }
+
+  /**
+   * The seed's `model_dump()`: a plain object; dates stay Date objects.
+   *
+   * @example
+   * ```ts
+   * const dict = memory.toPlain()
+   * ```
+   */
+  toPlain(): Record<string, unknown> {
+    return entityToPlain(this)
+  }
+
+  /**
+   * The seed's `Memory(**dict)`: from a plain object, e.g. one that went through JSON.
+   *
+   * @example
+   * ```ts
+   * const copy = Memory.fromPlain(JSON.parse(JSON.stringify(memory.toPlain())))
+   * ```
+   */
+  static fromPlain(plain: object): Memory {
+    return entityFromPlain(Memory, plain)
   }
 }
 

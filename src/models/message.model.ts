@@ -3,13 +3,13 @@ import { IsIn, IsOptional, MaxLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Messages } from '../generated/database.js'
 import { IsDbId, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
-import { Entity, type JsonObject } from './entity.js'
+import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const
 export type MessageRole = (typeof MESSAGE_ROLES)[number]
 
 /** One message of a session. `seq` is the order messages were written in. */
-export class Message extends Entity {
+export class Message implements Entity {
   id!: string
   /** Increases with every message written; ties of `createdAt` are ordered by it. */
   seq!: number
@@ -34,7 +34,6 @@ export class Message extends Entity {
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
   constructor(row?: Selectable<Messages>) {
-    super()
     if (row === undefined) return
     this.id = row.id
     this.seq = Number(row.seq)
@@ -56,6 +55,30 @@ export class Message extends Entity {
     this.channelPayload = row.channel_payload as JsonObject
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
+  }
+
+  /**
+   * The seed's `model_dump()`: a plain object; dates stay Date objects.
+   *
+   * @example
+   * ```ts
+   * const dict = message.toPlain()
+   * ```
+   */
+  toPlain(): Record<string, unknown> {
+    return entityToPlain(this)
+  }
+
+  /**
+   * The seed's `Message(**dict)`: from a plain object, e.g. one that went through JSON.
+   *
+   * @example
+   * ```ts
+   * const copy = Message.fromPlain(JSON.parse(JSON.stringify(message.toPlain())))
+   * ```
+   */
+  static fromPlain(plain: object): Message {
+    return entityFromPlain(Message, plain)
   }
 }
 

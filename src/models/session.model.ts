@@ -3,10 +3,10 @@ import { IsOptional, MaxLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Sessions } from '../generated/database.js'
 import { IsDbId, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
-import { Entity, type JsonObject } from './entity.js'
+import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
 /** A conversation between a user and an agent. */
-export class Session extends Entity {
+export class Session implements Entity {
   id!: string
   userId!: number | null
   agentId!: number | null
@@ -19,7 +19,6 @@ export class Session extends Entity {
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
   constructor(row?: Selectable<Sessions>) {
-    super()
     if (row === undefined) return
     this.id = row.id
     this.userId = row.user_id
@@ -30,6 +29,30 @@ export class Session extends Entity {
     this.runFinishedAt = row.run_finished_at
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
+  }
+
+  /**
+   * The seed's `model_dump()`: a plain object; dates stay Date objects.
+   *
+   * @example
+   * ```ts
+   * const dict = session.toPlain()
+   * ```
+   */
+  toPlain(): Record<string, unknown> {
+    return entityToPlain(this)
+  }
+
+  /**
+   * The seed's `Session(**dict)`: from a plain object, e.g. one that went through JSON.
+   *
+   * @example
+   * ```ts
+   * const copy = Session.fromPlain(JSON.parse(JSON.stringify(session.toPlain())))
+   * ```
+   */
+  static fromPlain(plain: object): Session {
+    return entityFromPlain(Session, plain)
   }
 }
 

@@ -3,10 +3,10 @@ import { IsEmail, IsOptional, MaxLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Users } from '../generated/database.js'
 import { IsJsonObject, IsSafeText } from '../validation.js'
-import { Entity, type JsonObject } from './entity.js'
+import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
 /** A user. Emails are unique case-insensitively. */
-export class User extends Entity {
+export class User implements Entity {
   id!: number
   email!: string | null
   phoneNumber!: string | null
@@ -16,7 +16,6 @@ export class User extends Entity {
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
   constructor(row?: Selectable<Users>) {
-    super()
     if (row === undefined) return
     this.id = row.id
     this.email = row.email
@@ -24,6 +23,30 @@ export class User extends Entity {
     this.userData = row.user_data as JsonObject
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
+  }
+
+  /**
+   * The seed's `model_dump()`: a plain object; dates stay Date objects.
+   *
+   * @example
+   * ```ts
+   * const dict = user.toPlain()
+   * ```
+   */
+  toPlain(): Record<string, unknown> {
+    return entityToPlain(this)
+  }
+
+  /**
+   * The seed's `User(**dict)`: from a plain object, e.g. one that went through JSON.
+   *
+   * @example
+   * ```ts
+   * const copy = User.fromPlain(JSON.parse(JSON.stringify(user.toPlain())))
+   * ```
+   */
+  static fromPlain(plain: object): User {
+    return entityFromPlain(User, plain)
   }
 }
 
