@@ -16,9 +16,9 @@ import { AgentRepository } from '../../src/repositories/agent.repository.js'
 import { MessageRepository } from '../../src/repositories/message.repository.js'
 import { SessionRepository } from '../../src/repositories/session.repository.js'
 import { agentColumns, CreateAgentInput } from '../../src/models/agent.model.js'
-import { CreateMessageInput, Message, messageColumns, toMessage } from '../../src/models/message.model.js'
+import { CreateMessageInput, messageColumns, toMessage } from '../../src/models/message.model.js'
 import { CreateSessionInput } from '../../src/models/session.model.js'
-import { isPlainObject, jsonObjectReason, MAX_INT4, unsafeTextReason, validateInput } from '../../src/validation.js'
+import { validateInput } from '../../src/validation.js'
 import { SQL } from './sql.js'
 
 /** pg's own parameter serialiser (what it runs on every value it sends). */
@@ -182,64 +182,6 @@ const textArray = inputs10k.map((r) => r.textContent)
 await measure('pg prepareValue: one 10k-element array of NULLs → text', () => pgUtils.prepareValue(nullArray), 500)
 await measure('pg prepareValue: one 10k-element text array → text', () => pgUtils.prepareValue(textArray), 500)
 console.log('  (createMany sends 18 arrays, 13 of them all NULL when only 5 fields are given)')
-console.log('\nPrototypes of the proposed fixes (same work, other construction):')
-/**
- * Proposal: build entities in a constructor that assigns every field, on a class that does not
- * `extends` anything (V8 sizes an instance from its own constructor's assignments; a subclass of
- * Entity gets Entity's empty layout and 20 out-of-object property adds). The prototype is linked
- * to Message.prototype, so `instanceof Message` / `instanceof Entity` and toPlain() still hold.
- */
-class FastMessage {
-  [key: string]: unknown
-  constructor(row: ReturnType<typeof messageRow>) {
-    this.id = row.id
-    this.seq = Number(row.seq)
-    this.sessionId = row.session_id
-    this.userId = row.user_id
-    this.agentId = row.agent_id
-    this.role = row.role
-    this.textContent = row.text_content
-    this.mediaUrl = row.media_url
-    this.mimeType = row.mime_type
-    this.messageType = row.message_type
-    this.systemPrompt = row.system_prompt
-    this.userFeedback = row.user_feedback
-    this.flagged = row.flagged
-    this.rawPayload = row.raw_payload
-    this.toolCalls = row.tool_calls
-    this.toolOutputs = row.tool_outputs
-    this.context = row.context
-    this.channelPayload = row.channel_payload
-    this.createdAt = row.created_at
-    this.updatedAt = row.updated_at
-  }
-}
-Object.setPrototypeOf(FastMessage.prototype, Message.prototype)
-if (!(new FastMessage(messageRow(1)) instanceof Message)) throw new Error('FastMessage must be a Message')
-await measure('proposal: FastMessage (own constructor) × 51 rows', () => messages51.map((r) => new FastMessage(r)))
-await measure('proposal: FastMessage (own constructor) × 10k rows', () => messages10k.map((r) => new FastMessage(r)), 500)
-
-/** Proposal: a hand-written accept-fast check; class-validator runs only when it says no (for the messages). */
-const MESSAGE_KEYS = new Set(['id', 'sessionId', 'userId', 'agentId', 'role', 'textContent', 'mediaUrl', 'mimeType', 'messageType',
-  'systemPrompt', 'userFeedback', 'flagged', 'rawPayload', 'toolCalls', 'toolOutputs', 'context', 'channelPayload', 'createdAt'])
-const ROLES = new Set(['user', 'assistant', 'system', 'tool'])
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const text = (v: unknown, max = Infinity) => v == null || (typeof v === 'string' && v.length <= max && unsafeTextReason(v) === undefined)
-const id = (v: unknown) => v == null || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_INT4)
-const json = (v: unknown) => v === undefined || jsonObjectReason(v) === undefined
-function messageInputOk(v: Record<string, unknown>): boolean {
-  for (const k in v) if (!MESSAGE_KEYS.has(k)) return false
-  return (
-    typeof v.sessionId === 'string' && UUID.test(v.sessionId) && ROLES.has(v.role as string) &&
-    (v.id == null || (typeof v.id === 'string' && UUID.test(v.id))) && id(v.userId) && id(v.agentId) &&
-    text(v.textContent) && text(v.mediaUrl) && text(v.mimeType, 255) && text(v.messageType, 255) && text(v.systemPrompt) &&
-    text(v.userFeedback) && text(v.flagged) && json(v.rawPayload) && json(v.toolCalls) && json(v.toolOutputs) &&
-    json(v.context) && json(v.channelPayload) && (v.createdAt == null || (v.createdAt instanceof Date && !Number.isNaN(+v.createdAt)))
-  )
-}
-await measure('proposal: hand-written CreateMessageInput check × 1 row', () => {
-  if (!isPlainObject(messageInput) || !messageInputOk(messageInput)) throw new Error('should accept')
-})
-
+console.log('\nFor comparison:')
 await measure('CompiledQuery.raw + executeQuery of a trivial statement (adapter)', () => amdb.executeQuery(CompiledQuery.raw(SQL.agentById, [1])))
 process.exit(0)
