@@ -21,6 +21,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { Db } from '../../src/index.js'
 import type { Database } from '../../src/generated/database.js'
 import { createMigrator, unwrapMigrationResult } from '../../src/migrator.js'
+import { admin, withDatabase } from '../../src/testing/server-admin.js'
 import { schema } from './drizzle-schema.js'
 import type { BackendName, BenchOptions } from './options.js'
 import { baseSeedSql, seedInfo } from './seed.js'
@@ -40,23 +41,6 @@ type Log = (line: string) => void
 
 export function openBackend(name: BackendName, options: BenchOptions, log: Log, onCleanup: (fn: () => Promise<void>) => void): Promise<OpenBackend> {
   return name === 'server' ? openServer(options, log, onCleanup) : openPglite(options, log, onCleanup)
-}
-
-/** Runs one statement on the server's maintenance database. */
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url)
-  u.pathname = `/${database}`
-  return u.toString()
 }
 
 async function openServer(options: BenchOptions, log: Log, onCleanup: (fn: () => Promise<void>) => void): Promise<OpenBackend> {

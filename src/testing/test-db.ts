@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
-import { parseIntoClientConfig } from 'pg-connection-string'
 import { Db } from '../db.js'
 import type { DbOptions } from '../connect-options.js'
-import { translateError } from '../pg-errors.js'
+import { admin, withDatabase } from './server-admin.js'
 import { ValidationError } from '../errors.js'
 
 /** The created database's name is `<prefix>_<pid>_<random>`, used unquoted in CREATE DATABASE. */
@@ -53,23 +51,4 @@ export async function createTestDb(options: TestDbOptions = {}): Promise<Db> {
   }
   Db.onClose(db, () => admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
   return db
-}
-
-/** Runs one statement on the server's maintenance connection. */
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client(parseIntoClientConfig(url))
-  try {
-    await client.connect()
-    await client.query(statement)
-  } catch (err) {
-    throw translateError(err)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url)
-  u.pathname = `/${database}`
-  return u.toString()
 }
