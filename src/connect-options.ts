@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
-import { ConnectionError, ValidationError } from './errors.js'
+import { ConnectionError, ValidationError, type FieldIssue } from './errors.js'
 import type { Logger } from './logger.js'
 
 /**
@@ -67,11 +67,28 @@ export const DEFAULTS = {
 } as const
 
 function readCloseTimeout(options: DbOptions): number {
-  const value = options.closeTimeout ?? DEFAULTS.closeTimeout
-  if (!Number.isFinite(value) || value < 0) {
-    throw new ValidationError([{ field: 'closeTimeout', messages: ['closeTimeout must be a number of ms, 0 or more'] }], 'Db.connect')
+  checkOptions(options)
+  return options.closeTimeout ?? DEFAULTS.closeTimeout
+}
+
+const MS_OPTIONS = ['statementTimeout', 'connectTimeout', 'idleTimeout', 'closeTimeout'] as const
+
+/** Rejects option values of the wrong type or range before anything is opened. */
+export function checkOptions(options: DbOptions): void {
+  const issues: FieldIssue[] = []
+  for (const key of MS_OPTIONS) {
+    const v = options[key]
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) issues.push({ field: key, messages: [`${key} must be a whole number of ms, 0 or more`] })
   }
-  return value
+  const size = options.poolSize
+  if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 1000)) {
+    issues.push({ field: 'poolSize', messages: ['poolSize must be an integer from 1 to 1000'] })
+  }
+  for (const key of ['url', 'dataDir', 'applicationName'] as const) {
+    const v = options[key]
+    if (v !== undefined && (typeof v !== 'string' || v === '')) issues.push({ field: key, messages: [`${key} must be a non-empty string`] })
+  }
+  if (issues.length > 0) throw new ValidationError(issues, 'Db.connect')
 }
 
 /** Builds the pool for a server URL. The URL and password are never stored as strings on it. */
@@ -115,7 +132,15 @@ export async function embeddedPool(options: DbOptions): Promise<ResolvedConnecti
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite/node-postgres'),
   ])
-  const pglite = await PGlite.create(options.dataDir)
+  let pglite: Awaited<ReturnType<typeof PGlite.create>>
+  try {
+    pglite = await PGlite.create(options.dataDir)
+  } catch (err) {
+    throw new ConnectionError(`the embedded database could not start${options.dataDir ? ` in ${options.dataDir}` : ''}`, {
+      code: 'EMBEDDED',
+      cause: err,
+    })
+  }
   const pgConfig = createPgConfig(pglite)
   const pool = new pg.Pool({
     ...(pgConfig as unknown as pg.PoolConfig),

@@ -19,7 +19,8 @@ import {
   type TransactionHandle,
   type TransactionOptions,
   type TransactionPort,
-  type EndedGuard,
+  EndedGuard,
+  SavepointLock,
 } from './transaction.js'
 import type { Logger } from './logger.js'
 import { logQuery } from './query-log.js'
@@ -39,6 +40,16 @@ export interface DbCore {
   readonly shutdown: () => Promise<void>
   /** Run after the pool has closed (e.g. dropping a test database). */
   readonly afterClose: (() => Promise<void>)[]
+  /** Set by the first close(); later calls wait for the same work. */
+  closing?: Promise<void>
+}
+
+/** What a non-root Db is bound to. */
+interface Binding {
+  trx?: ControlledTransaction<Database, any[]>
+  savepoints?: { next: number }
+  guard?: EndedGuard
+  pinned?: boolean
 }
 
 type Executor = Kysely<Database>
@@ -69,19 +80,17 @@ export class Db implements AsyncDisposable {
   readonly #trx: ControlledTransaction<Database, any[]> | undefined
   readonly #savepoints: { next: number } | undefined
   readonly #guard: EndedGuard | undefined
+  /** Bound to one connection by withConnection(). */
+  readonly #pinned: boolean
+  readonly #savepointLock = new SavepointLock()
 
   /** Use {@link Db.connect}. */
-  private constructor(
-    core: DbCore,
-    executor: Executor,
-    trx?: ControlledTransaction<Database, any[]>,
-    savepoints?: { next: number },
-    guard?: EndedGuard,
-  ) {
+  private constructor(core: DbCore, executor: Executor, binding: Binding = {}) {
     this.#core = core
-    this.#trx = trx
-    this.#savepoints = savepoints
-    this.#guard = guard
+    this.#trx = binding.trx
+    this.#savepoints = binding.savepoints
+    this.#guard = binding.guard
+    this.#pinned = binding.pinned ?? false
     this.kysely = executor
   }
 
@@ -122,7 +131,7 @@ export class Db implements AsyncDisposable {
    * ```
    */
   static async connect(options: DbOptions = {}): Promise<Db> {
-    const url = options.embedded ? undefined : (options.url ?? process.env.DATABASE_URL)
+    const url = options.embedded || options.dataDir !== undefined ? undefined : (options.url ?? process.env.DATABASE_URL)
     const conn: ResolvedConnection = url ? serverPool(url, options) : await embeddedPool(options)
     const statementTimeout = options.statementTimeout ?? DEFAULTS.statementTimeout
     const adapter = new PoolAdapter(conn.pool, {
@@ -164,7 +173,14 @@ export class Db implements AsyncDisposable {
         throw err
       }
     }
-    if (options.migrate) await db.migrate()
+    if (options.migrate) {
+      try {
+        await db.migrate()
+      } catch (err) {
+        await core.shutdown().catch(() => undefined)
+        throw err
+      }
+    }
     return db
   }
 
@@ -263,8 +279,10 @@ export class Db implements AsyncDisposable {
       core,
       trx: this.#trx,
       savepoints: this.#savepoints,
+      base: this.kysely,
+      lock: this.#savepointLock,
       guard: this.#guard,
-      bind: (executor, trx, savepoints, guard) => new Db(core, executor, trx, savepoints, guard),
+      bind: (executor, trx, savepoints, guard) => new Db(core, executor, { trx, savepoints, guard }),
     }
   }
 
@@ -303,6 +321,9 @@ export class Db implements AsyncDisposable {
    * ```
    */
   async batch(text: string, rows: readonly (readonly unknown[])[]): Promise<number> {
+    if (typeof text !== 'string' || text.trim() === '') {
+      throw new ValidationError([{ field: 'sql', messages: ['must be a non-empty SQL string'] }], 'db.batch')
+    }
     if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r))) {
       throw new ValidationError([{ field: 'rows', messages: ['must be an array of parameter arrays'] }], 'db.batch')
     }
@@ -331,8 +352,22 @@ export class Db implements AsyncDisposable {
    * ```
    */
   withConnection<T>(fn: (conn: Db) => Promise<T>): Promise<T> {
-    if (this.#trx !== undefined) return fn(this)
-    return this.#core.root.connection().execute((kysely) => fn(new Db(this.#core, kysely)))
+    if (this.#trx !== undefined || this.#pinned) return fn(this)
+    const core = this.#core
+    return core.root.connection().execute(async (kysely) => {
+      // The pinned Db stops working when `fn` settles: the connection is then back in the pool,
+      // possibly inside someone else's transaction.
+      const guard = new EndedGuard()
+      const conn = new Db(core, kysely.withPlugin(guard), { guard, pinned: true })
+      const single = core.backend === 'pglite'
+      if (single) core.adapter.controlledOpen++
+      try {
+        return single ? await transactionScope.run(core.adapter, () => fn(conn)) : await fn(conn)
+      } finally {
+        guard.ended = 'released'
+        if (single) core.adapter.controlledOpen--
+      }
+    })
   }
 
   /**
@@ -345,12 +380,14 @@ export class Db implements AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#trx !== undefined) {
-      throw new DataLayerError('close() is called on the root Db, not on a transaction', { code: 'MISUSE' })
+    if (this.#trx !== undefined || this.#pinned) {
+      throw new DataLayerError('close() is called on the root Db, not on a transaction or pinned connection', {
+        code: 'MISUSE',
+      })
     }
-    if (this.#core.adapter.closed) return
-    await this.#core.shutdown()
-    for (const fn of this.#core.afterClose.splice(0)) await fn()
+    await (this.#core.closing ??= this.#core.shutdown().then(async () => {
+      for (const fn of this.#core.afterClose.splice(0)) await fn()
+    }))
   }
 
   /** @internal Registers work to run once the pool has closed (used by automagik-db/testing). */

@@ -90,7 +90,9 @@ export function translateError(err: unknown): DataLayerError {
     const Class = BY_SQLSTATE[code]
     if (Class !== undefined) return new Class(message, options)
     // 08: connection exception; 28: invalid authorization (wrong password, no pg_hba entry).
-    if (code.startsWith('08') || code.startsWith('28')) return new ConnectionError(message, options)
+    // 08P01 (protocol violation) is answered to a malformed statement, e.g. a wrong parameter
+    // count: the connection is fine and a retry would fail the same way.
+    if ((code.startsWith('08') && code !== '08P01') || code.startsWith('28')) return new ConnectionError(message, options)
     if (NODE_CONNECTION_CODES.has(code)) return new ConnectionError(message, options)
   }
   if (message.startsWith('Transaction is already')) {
@@ -102,4 +104,16 @@ export function translateError(err: unknown): DataLayerError {
     return new ConnectionError(message, { ...options, code: code ?? 'CONNECTION' })
   }
   return new QueryError(message, { ...options, code: code ?? 'QUERY' })
+}
+
+/**
+ * `promise.catch(rethrowTyped)`: rethrows anything as a typed {@link DataLayerError}.
+ *
+ * @example
+ * ```ts
+ * const rows = await query.execute().catch(rethrowTyped)
+ * ```
+ */
+export function rethrowTyped(err: unknown): never {
+  throw translateError(err)
 }

@@ -12,7 +12,8 @@ import type {
 import type { Database } from './generated/database.js'
 import type { Db, DbCore } from './db.js'
 import { ConnectionError, DataLayerError, TransactionClosedError, ValidationError } from './errors.js'
-import { translateError } from './pg-errors.js'
+import { rethrowTyped, translateError } from './pg-errors.js'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { transactionScope } from './pool-adapter.js'
 
 const ISOLATION_LEVELS: readonly IsolationLevel[] = [
@@ -55,6 +56,10 @@ export interface TransactionPort {
   core: DbCore
   trx: ControlledTransaction<Database, any[]> | undefined
   savepoints: { next: number } | undefined
+  /** Where a top-level transaction starts: the root Db's Kysely, or a pinned connection's. */
+  base: Kysely<Database>
+  /** Serialises the savepoints opened from this Db. */
+  lock: SavepointLock
   /** The guard of the transaction (or savepoint) `trx` belongs to; undefined on the root Db. */
   guard: EndedGuard | undefined
   bind(
@@ -72,10 +77,18 @@ export interface TransactionPort {
  * transaction's state, so Kysely alone would run them in the outer transaction.
  */
 export class EndedGuard implements KyselyPlugin {
-  ended: 'committed' | 'rolled back' | undefined
-  /** Throws {@link TransactionClosedError} once the transaction has ended. */
+  ended: 'committed' | 'rolled back' | 'released' | undefined
+  /** The guard of the transaction (or pinned connection) this one runs inside, if any. */
+  readonly #parent: EndedGuard | undefined
+
+  constructor(parent?: EndedGuard) {
+    this.#parent = parent
+  }
+
+  /** Throws {@link TransactionClosedError} once this transaction, or one around it, has ended. */
   assertOpen(): void {
     if (this.ended !== undefined) throw closedError(this.ended)
+    this.#parent?.assertOpen()
   }
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
     this.assertOpen()
@@ -88,9 +101,33 @@ export class EndedGuard implements KyselyPlugin {
 
 const closedError = (state: string): TransactionClosedError =>
   new TransactionClosedError(
-    `this transaction is already ${state}: a query was issued after it ended (a missing await, or a ` +
-      `Db from a finished test kept around). Use the Db of a transaction that is still open.`,
+    state === 'released'
+      ? 'this Db was pinned to a connection by withConnection(), and its callback has ended: the ' +
+          'connection went back to the pool. Use the Db only inside the callback.'
+      : `this transaction is already ${state}: a query was issued after it ended (a missing await, ` +
+          'or a Db from a finished test kept around). Use the Db of a transaction that is still open.',
   )
+
+/**
+ * Lets the savepoints opened from one transaction run one at a time. Two savepoints open at once
+ * on one connection would interleave (releasing or rolling back one destroys the other, and the
+ * whole transaction fails), so a second `tx.transaction()` waits until the first has ended.
+ */
+export class SavepointLock {
+  /** The locks whose savepoint the current async context runs inside (to refuse waiting on one). */
+  static readonly held = new AsyncLocalStorage<ReadonlySet<SavepointLock>>()
+
+  #tail: Promise<void> = Promise.resolve()
+
+  /** Resolves when no sibling savepoint is open, with the function that lets the next one in. */
+  acquire(): Promise<() => void> {
+    let release!: () => void
+    const done = new Promise<void>((resolve) => (release = resolve))
+    const ready = this.#tail.then(() => release)
+    this.#tail = this.#tail.then(() => done)
+    return ready
+  }
+}
 
 /** Opens a transaction, or a SAVEPOINT when `port` is already inside one. */
 export async function startTransaction(
@@ -98,7 +135,7 @@ export async function startTransaction(
   options: { isolationLevel?: IsolationLevel } = {},
 ): Promise<TransactionHandle> {
   port.guard?.assertOpen()
-  const guard = new EndedGuard()
+  const guard = new EndedGuard(port.guard)
   const { core } = port
   let trx: ControlledTransaction<Database, any[]>
   let end: (commit: boolean) => Promise<void>
@@ -106,19 +143,38 @@ export async function startTransaction(
 
   if (port.trx !== undefined && port.savepoints !== undefined) {
     savepoints = port.savepoints
-    const name = `amdb_sp_${++savepoints.next}`
     const outer = port.trx
-    trx = await outer.savepoint(name).execute().catch(rethrowTyped)
+    if (SavepointLock.held.getStore()?.has(port.lock)) {
+      // Waiting here would never end: the open savepoint is the caller's own.
+      throw new DataLayerError(
+        "a savepoint of this transaction is open around this call: run nested work on the inner Db " +
+          '(the `tx` its callback received), not on the outer one',
+        { code: 'MISUSE' },
+      )
+    }
+    const letNextIn = await port.lock.acquire()
+    const name = `amdb_sp_${++savepoints.next}`
+    try {
+      port.guard?.assertOpen()
+      trx = await outer.savepoint(name).execute().catch(rethrowTyped)
+    } catch (err) {
+      letNextIn()
+      throw err
+    }
     end = async (commit) => {
-      if (!commit) await trx.rollbackToSavepoint(name).execute()
-      await trx.releaseSavepoint(name).execute()
+      try {
+        if (!commit) await trx.rollbackToSavepoint(name).execute()
+        await trx.releaseSavepoint(name).execute()
+      } finally {
+        letNextIn()
+      }
     }
   } else {
     if (options.isolationLevel !== undefined && !ISOLATION_LEVELS.includes(options.isolationLevel)) {
       throw new ValidationError([{ field: 'isolationLevel', messages: [`must be one of ${ISOLATION_LEVELS.join(', ')}`] }])
     }
     savepoints = { next: 0 }
-    let builder = core.root.startTransaction()
+    let builder = port.base.startTransaction()
     if (options.isolationLevel !== undefined) builder = builder.setIsolationLevel(options.isolationLevel)
     trx = await builder.execute().catch(rethrowTyped)
     const single = core.backend === 'pglite'
@@ -195,12 +251,11 @@ export async function runTransaction<T>(
     throw new ValidationError([{ field: 'retries', messages: [`must be an integer from 0 to ${MAX_RETRIES}`] }], 'transaction')
   }
   const allowed = port.trx === undefined ? retries : 0
-  const scoped = port.core.backend === 'pglite'
   for (let attempt = 0; ; attempt++) {
     const handle = await startTransaction(port, options)
     let result: T
     try {
-      result = scoped ? await transactionScope.run(port.core.adapter, () => fn(handle.db)) : await fn(handle.db)
+      result = await inScope(port, () => fn(handle.db))
     } catch (err) {
       await handle.rollback().catch((rollbackErr: unknown) => {
         // Keep the error that caused the rollback; the rollback failure is only logged.
@@ -232,6 +287,23 @@ const backoff = (attempt: number, base = 10): Promise<void> => {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-function rethrowTyped(err: unknown): never {
-  throw translateError(err)
+
+/**
+ * Runs a transaction callback in its async context: on PGlite marked as a transaction scope (to
+ * detect self-deadlocks), and for a savepoint with its lock marked as held (to refuse a sibling
+ * savepoint that would wait for it forever).
+ */
+function inScope<T>(port: TransactionPort, fn: () => Promise<T>): Promise<T> {
+  let run = fn
+  if (port.trx !== undefined) {
+    const held = new Set(SavepointLock.held.getStore())
+    held.add(port.lock)
+    const inner = run
+    run = () => SavepointLock.held.run(held, inner)
+  }
+  if (port.core.backend === 'pglite') {
+    const inner = run
+    run = () => transactionScope.run(port.core.adapter, inner)
+  }
+  return run()
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata'
 import {
   getMetadataStorage,
+  maxLength,
   registerDecorator,
   validateSync,
   type ValidationError as ClassValidatorError,
@@ -214,7 +215,7 @@ export function assertText(value: unknown, field: string, context: string, max =
   const reason =
     typeof value !== 'string' || value.length === 0
       ? 'must be a non-empty string'
-      : value.length > max
+      : !maxLength(value, max)
         ? `must be at most ${max} characters`
         : unsafeTextReason(value)
   if (reason) throw new ValidationError([{ field, messages: [`${field} ${reason}`] }], context)

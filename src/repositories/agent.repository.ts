@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
+import { rethrowTyped } from '../pg-errors.js'
 import { Agent, agentColumns, CreateAgentInput, toAgent, UpdateAgentInput } from '../models/agent.model.js'
 import { assertOptions, assertText, readBoolean, validateInput } from '../validation.js'
 import { runCached } from './query-cache.js'
@@ -114,7 +115,7 @@ export class AgentRepository extends BaseRepository<Agent, number> {
     const opts = assertOptions(filter, ['activeOnly'], 'agents.count')
     let query = this.db.selectFrom('agents')
     if (readBoolean(opts.activeOnly, false, 'activeOnly', 'agents.count')) query = query.where('active', '=', true)
-    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().catch(rethrowTyped)
     return Number(row.n)
   }
 

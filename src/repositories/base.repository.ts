@@ -1,5 +1,6 @@
 import { sql, type InsertQueryBuilder, type Kysely, type SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
+import { rethrowTyped } from '../pg-errors.js'
 import { ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
 import { runCached, shapeOf } from './query-cache.js'
@@ -116,7 +117,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
    */
   async count(filter?: unknown): Promise<number> {
     const query = this.filtered(this.any.selectFrom(this.spec.table), filter, 'count')
-    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().catch(rethrowTyped)
     return Number(row.n)
   }
 

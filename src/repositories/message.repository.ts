@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
+import { rethrowTyped } from '../pg-errors.js'
 import {
   CreateMessageInput,
   Message,
@@ -173,7 +174,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
       SELECT ${select} FROM unnest(${unnest}) WITH ORDINALITY AS ${alias}
       ORDER BY t.ord
       ${returning ? sql`RETURNING ${MESSAGE_RETURNING}` : sql``}
-    `.execute(this.db)
+    `.execute(this.db).catch(rethrowTyped)
   }
 
   /**

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
 import { translateError } from '../pg-errors.js'
+import { ConnectionError } from '../errors.js'
 
 /**
  * Runs one statement (CREATE / DROP DATABASE) on its own short-lived connection to the server
@@ -12,7 +13,7 @@ import { translateError } from '../pg-errors.js'
  * ```
  */
 export async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client(parseIntoClientConfig(url))
+  const client = new pg.Client(parseUrl(url))
   try {
     await client.connect()
     await client.query(statement)
@@ -32,7 +33,18 @@ export async function admin(url: string, statement: string): Promise<void> {
  * ```
  */
 export function withDatabase(url: string, database: string): string {
+  parseUrl(url)
   const u = new URL(url)
   u.pathname = `/${database}`
   return u.toString()
+}
+
+function parseUrl(url: string): pg.ClientConfig {
+  try {
+    new URL(url)
+    return parseIntoClientConfig(url)
+  } catch {
+    // The parser's error can quote the URL, password included: say only that it is invalid.
+    throw new ConnectionError('the database URL is not a valid PostgreSQL connection string', { code: 'INVALID_URL' })
+  }
 }

@@ -172,3 +172,12 @@ describe('agents.incrementRunId (increment_agent_run_id)', () => {
     }
   })
 })
+
+describe('names as long as create allows', () => {
+  test('a 255-character name of emoji (surrogate pairs) is stored and found by getByName', async ({ db }) => {
+    const name = '😀'.repeat(255)
+    const created = await agent(db, name)
+    expect((await db.agents.getByName(name))?.id).toBe(created.id)
+    await expectValidation(agent(db, '😀'.repeat(256)), 'name')
+  })
+})
