@@ -362,7 +362,7 @@ export class Db implements AsyncDisposable {
       const single = core.backend === 'pglite'
       if (single) core.adapter.controlledOpen++
       try {
-        return single ? await transactionScope.run(core.adapter, () => fn(conn)) : await fn(conn)
+        return await Db.inTransactionScope(conn, () => fn(conn))
       } finally {
         guard.ended = 'released'
         if (single) core.adapter.controlledOpen--

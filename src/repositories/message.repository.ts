@@ -11,7 +11,7 @@ import {
 import { ValidationError } from '../errors.js'
 import { assertOptions, assertUuid, validateInput } from '../validation.js'
 import { runCached } from './query-cache.js'
-import { BaseRepository, encodeCursor, readLimit } from './base.repository.js'
+import { BaseRepository, readLimit } from './base.repository.js'
 
 /** Options of `messages.listBySession`. */
 export interface ListBySessionOptions {
@@ -204,10 +204,8 @@ export class MessageRepository extends BaseRepository<Message, string> {
       if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
       return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
     })
-    const more = rows.length > limit
-    const items = (more ? rows.slice(0, limit) : rows).map(toMessage)
-    const last = items[items.length - 1]
-    return Object.assign(items, { nextCursor: more && last ? encodeCursor(last.seq) : null })
+    const { items, nextCursor } = this.toPage(rows, limit)
+    return Object.assign(items, { nextCursor })
   }
 
   /**
