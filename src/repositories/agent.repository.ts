@@ -3,7 +3,6 @@ import type { Database } from '../generated/database.js'
 import { rethrowTyped } from '../pg-errors.js'
 import { Agent, agentColumns, CreateAgentInput, toAgent, UpdateAgentInput } from '../models/agent.model.js'
 import { assertOptions, assertText, readBoolean, validateInput } from '../validation.js'
-import { runCached } from './query-cache.js'
 import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
 
 /** Filters of `agents.list`. */
@@ -77,7 +76,7 @@ export class AgentRepository extends BaseRepository<Agent, number> {
    */
   async getByName(name: string): Promise<Agent | null> {
     assertText(name, 'name', 'agents.getByName')
-    const { rows } = await runCached(this.db, 'agents.getByName', [name], ([name]) =>
+    const { rows } = await this.cached('agents.getByName', [name], ([name]) =>
       this.db.selectFrom('agents').select(agentColumns).where('name', '=', name as string),
     )
     return rows[0] === undefined ? null : toAgent(rows[0])
@@ -95,7 +94,7 @@ export class AgentRepository extends BaseRepository<Agent, number> {
     const opts = assertOptions(options, ['activeOnly', 'limit'], 'agents.list')
     const limit = readLimit(opts.limit, 'agents.list')
     const activeOnly = readBoolean(opts.activeOnly, true, 'activeOnly', 'agents.list')
-    const { rows } = await runCached(this.db, `agents.list:${activeOnly}`, [limit], ([limit]) => {
+    const { rows } = await this.cached(`agents.list:${activeOnly}`, [limit], ([limit]) => {
       let query = this.db.selectFrom('agents').select(agentColumns)
       if (activeOnly) query = query.where('active', '=', true)
       return query.orderBy('name').limit(limit as number)
@@ -130,7 +129,7 @@ export class AgentRepository extends BaseRepository<Agent, number> {
    */
   async incrementRunId(id: number): Promise<number | null> {
     this.assertId(id, 'incrementRunId')
-    const { rows } = await runCached(this.db, 'agents.incrementRunId', [id], ([id]) =>
+    const { rows } = await this.cached('agents.incrementRunId', [id], ([id]) =>
       this.db
         .updateTable('agents')
         .set((eb) => ({ run_id: eb('run_id', '+', 1) }))

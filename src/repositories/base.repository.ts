@@ -4,6 +4,7 @@ import { rethrowTyped } from '../pg-errors.js'
 import { ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
 import { runCached, shapeOf } from './query-cache.js'
+import type { Compilable, QueryResult } from 'kysely'
 
 /** Default and largest `limit` of list methods and pages. */
 export const DEFAULT_LIMIT = 100
@@ -68,6 +69,18 @@ export abstract class BaseRepository<T, Id extends number | string> {
     this.spec = spec
   }
 
+  /**
+   * Runs a query whose SQL depends only on `shape`, compiled once per shape: later calls only
+   * put `args` into its parameters. `build` gets one placeholder per argument.
+   */
+  protected cached<R>(
+    shape: string,
+    args: readonly unknown[],
+    build: (slots: readonly unknown[]) => Compilable<R>,
+  ): Promise<QueryResult<R>> {
+    return runCached(this.db, shape, args, build)
+  }
+
   /** The executor, untyped over the table name (the base class is generic over tables). */
   protected get any(): AnyDb {
     return this.db as unknown as AnyDb
@@ -84,7 +97,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
   async get(id: Id): Promise<T | null> {
     this.assertId(id, 'get')
     const { table, columns } = this.spec
-    const { rows } = await runCached(this.db, `${table}.get`, [id], ([id]) =>
+    const { rows } = await this.cached(`${table}.get`, [id], ([id]) =>
       this.any.selectFrom(table).select(columns).where('id', '=', id),
     )
     return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
@@ -101,7 +114,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
   async exists(id: Id): Promise<boolean> {
     this.assertId(id, 'exists')
     const { table } = this.spec
-    const { rows } = await runCached(this.db, `${table}.exists`, [id], ([id]) =>
+    const { rows } = await this.cached(`${table}.exists`, [id], ([id]) =>
       this.any.selectFrom(table).select('id').where('id', '=', id),
     )
     return rows.length > 0
@@ -136,7 +149,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
     const set = Object.keys(values)
     if (set.length === 0) return this.get(id)
     const { table, columns } = this.spec
-    const { rows } = await runCached(this.db, `${table}.update:${set}`, [id, ...Object.values(values)], ([id, ...v]) =>
+    const { rows } = await this.cached(`${table}.update:${set}`, [id, ...Object.values(values)], ([id, ...v]) =>
       this.any
         .updateTable(table)
         .set(Object.fromEntries(set.map((c, i) => [c, v[i]])))
@@ -157,7 +170,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
   async delete(id: Id): Promise<boolean> {
     this.assertId(id, 'delete')
     const { table } = this.spec
-    const result = await runCached(this.db, `${table}.delete`, [id], ([id]) =>
+    const result = await this.cached(`${table}.delete`, [id], ([id]) =>
       this.any.deleteFrom(table).where('id', '=', id),
     )
     return (result.numAffectedRows ?? 0n) > 0n
@@ -185,7 +198,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
     const key = this.spec.pageKey.column
     const shape = `${table}.page:${after === undefined ? 'first' : 'after'}`
     const args = after === undefined ? [limit + 1] : [after, limit + 1]
-    const { rows } = await runCached(this.db, shape, args, (slots) => {
+    const { rows } = await this.cached(shape, args, (slots) => {
       let query = this.any.selectFrom(table).select(columns)
       if (after !== undefined) query = query.where(key, '>', slots[0])
       return query.orderBy(key, 'asc').limit(slots[slots.length - 1] as number)
@@ -205,7 +218,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
   ): Promise<T> {
     const { table, columns } = this.spec
     const set = Object.keys(row)
-    const { rows } = await runCached(this.db, `${table}.${variant}:${set}`, Object.values(row), (v) => {
+    const { rows } = await this.cached(`${table}.${variant}:${set}`, Object.values(row), (v) => {
       const insert = this.any.insertInto(table)
       const values = set.length ? insert.values(Object.fromEntries(set.map((c, i) => [c, v[i]]))) : insert.defaultValues()
       const query: InsertQueryBuilder<any, any, any> = onConflict ? onConflict(values) : values
@@ -228,7 +241,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
     const shape = `${table}.${method}:${filters.map(([, v]) => shapeOf(v)).join('')}`
     const args = filters.flatMap(([, v]) => (v == null ? [] : [v]))
     args.push(limit)
-    const { rows } = await runCached(this.db, shape, args, (slots) => {
+    const { rows } = await this.cached(shape, args, (slots) => {
       let query = this.any.selectFrom(table).select(columns)
       let next = 0
       for (const [column, value] of filters) {

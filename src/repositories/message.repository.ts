@@ -10,7 +10,6 @@ import {
 } from '../models/message.model.js'
 import { ValidationError } from '../errors.js'
 import { assertOptions, assertUuid, validateInput } from '../validation.js'
-import { runCached } from './query-cache.js'
 import { BaseRepository, readLimit } from './base.repository.js'
 
 /** Options of `messages.listBySession`. */
@@ -199,7 +198,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
     const after = opts.cursor == null ? undefined : this.decodeCursor(opts.cursor, context)
     const args = after === undefined ? [sessionId, limit + 1] : [sessionId, after, limit + 1]
     const shape = `messages.listBySession:${order}:${after === undefined ? 'first' : 'after'}`
-    const { rows } = await runCached(this.db, shape, args, (slots) => {
+    const { rows } = await this.cached(shape, args, (slots) => {
       let query = this.db.selectFrom('messages').select(messageColumns).where('session_id', '=', slots[0] as string)
       if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
       return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
@@ -219,7 +218,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
   override async count(sessionId?: string): Promise<number> {
     if (sessionId === undefined) return super.count()
     assertUuid(sessionId, 'sessionId', 'messages.count')
-    const { rows } = await runCached(this.db, 'messages.count', [sessionId], ([id]) =>
+    const { rows } = await this.cached('messages.count', [sessionId], ([id]) =>
       this.db
         .selectFrom('messages')
         .where('session_id', '=', id as string)
@@ -238,7 +237,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
    */
   async deleteBySession(sessionId: string): Promise<number> {
     assertUuid(sessionId, 'sessionId', 'messages.deleteBySession')
-    const result = await runCached(this.db, 'messages.deleteBySession', [sessionId], ([id]) =>
+    const result = await this.cached('messages.deleteBySession', [sessionId], ([id]) =>
       this.db.deleteFrom('messages').where('session_id', '=', id as string),
     )
     return Number(result.numAffectedRows ?? 0n)

@@ -2,7 +2,6 @@ import type { Kysely, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { CreateSessionInput, Session, sessionColumns, toSession, UpdateSessionInput } from '../models/session.model.js'
 import { assertId, assertOptions, validateInput } from '../validation.js'
-import { runCached } from './query-cache.js'
 import { BaseRepository, readLimit, whereEq, type ListOptions } from './base.repository.js'
 
 /** Filters of `sessions.list` and `sessions.count`: left out = any, null = none. */
@@ -99,7 +98,7 @@ export class SessionRepository extends BaseRepository<Session, string> {
    */
   async finish(id: string): Promise<boolean> {
     this.assertId(id, 'finish')
-    const result = await runCached(this.db, 'sessions.finish', [id], ([id]) =>
+    const result = await this.cached('sessions.finish', [id], ([id]) =>
       this.db
         .updateTable('sessions')
         .set((eb) => ({ run_finished_at: eb.fn('now') }))

@@ -2,7 +2,6 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { CreateUserInput, toUser, UpdateUserInput, User, userColumns } from '../models/user.model.js'
 import { assertOptions, assertText, validateInput } from '../validation.js'
-import { runCached } from './query-cache.js'
 import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
 
 const USER_FIELDS = { email: 'email', phoneNumber: 'phone_number', userData: 'user_data' } as const
@@ -61,7 +60,7 @@ export class UserRepository extends BaseRepository<User, number> {
    */
   async getByEmail(email: string): Promise<User | null> {
     assertText(email, 'email', 'users.getByEmail', 320)
-    const { rows } = await runCached(this.db, 'users.getByEmail', [email], ([email]) =>
+    const { rows } = await this.cached('users.getByEmail', [email], ([email]) =>
       this.db.selectFrom('users').select(userColumns).where(sql`lower(email)`, '=', sql`lower(${email})`),
     )
     return rows[0] === undefined ? null : toUser(rows[0])
