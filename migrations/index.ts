@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration'
 import * as initialSchema from './0001-initial-schema.js'
+import * as sessionMessageOrder from './0002-session-message-order.js'
 
 /**
  * Every migration of automagik-db, in order. A static list (not a folder scan) so that
@@ -7,4 +8,5 @@ import * as initialSchema from './0001-initial-schema.js'
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-initial-schema': initialSchema,
+  '0002-session-message-order': sessionMessageOrder,
 }

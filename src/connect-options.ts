@@ -20,6 +20,15 @@ export interface DbOptions {
   poolSize?: number
   /** Server-side `statement_timeout` in ms (0 = none). Default 30 000. */
   statementTimeout?: number
+  /**
+   * Client-side limit in ms for one statement to get an answer (0 = off). When it passes, the
+   * connection is dropped and the caller gets TimeoutError `CLIENT_TIMEOUT`: the guard against a
+   * frozen server or network, which the server's own statement_timeout cannot catch. Default:
+   * `statementTimeout` + 5 000 on a server (off when statementTimeout is 0), off on PGlite.
+   * Server only. Migrations are never cut short by it. Raise it (or set 0) when you raise `statement_timeout`
+   * yourself (`SET LOCAL statement_timeout`) beyond it.
+   */
+  clientTimeout?: number
   /** Limit in ms for opening a connection and for waiting for a free one. Default 10 000. */
   connectTimeout?: number
   /** An idle connection is closed after this many ms. Default 30 000. */
@@ -32,6 +41,11 @@ export interface DbOptions {
    * `max_prepared_statements`.
    */
   preparedStatements?: boolean
+  /**
+   * Named prepared statements kept per connection (default 256): past this the least recently
+   * used is deallocated on the server. Ignored when `preparedStatements` is false.
+   */
+  statementCacheSize?: number
   /**
    * How long `close()` lets queries and transactions in flight finish, in ms. After it, statements
    * still running are cancelled (the server rolls them back) and the remaining connections are
@@ -64,6 +78,7 @@ export const DEFAULTS = {
   idleTimeout: 30_000,
   closeTimeout: 10_000,
   applicationName: 'automagik-db',
+  statementCacheSize: 256,
 } as const
 
 function readCloseTimeout(options: DbOptions): number {
@@ -71,7 +86,7 @@ function readCloseTimeout(options: DbOptions): number {
   return options.closeTimeout ?? DEFAULTS.closeTimeout
 }
 
-const MS_OPTIONS = ['statementTimeout', 'connectTimeout', 'idleTimeout', 'closeTimeout'] as const
+const MS_OPTIONS = ['statementTimeout', 'clientTimeout', 'connectTimeout', 'idleTimeout', 'closeTimeout'] as const
 
 /** Rejects option values of the wrong type or range before anything is opened. */
 export function checkOptions(options: DbOptions): void {
@@ -87,6 +102,10 @@ export function checkOptions(options: DbOptions): void {
   for (const key of ['url', 'dataDir', 'applicationName'] as const) {
     const v = options[key]
     if (v !== undefined && (typeof v !== 'string' || v === '')) issues.push({ field: key, messages: [`${key} must be a non-empty string`] })
+  }
+  const cache = options.statementCacheSize
+  if (cache !== undefined && (!Number.isInteger(cache) || cache < 1 || cache > 100_000)) {
+    issues.push({ field: 'statementCacheSize', messages: ['statementCacheSize must be an integer from 1 to 100000'] })
   }
   if (issues.length > 0) throw new ValidationError(issues, 'Db.connect')
 }

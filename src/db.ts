@@ -1,62 +1,34 @@
 import { inspect } from 'node:util'
-import {
-  CompiledQuery,
-  Kysely,
-  PostgresDialect,
-  type ControlledTransaction,
-  type IsolationLevel,
-  type LogEvent,
-} from 'kysely'
+import type { Kysely } from 'kysely'
+import type { Migrator } from 'kysely/migration'
 import type { Database } from './generated/database.js'
-import { DEFAULTS, embeddedPool, serverPool, type DbOptions, type ResolvedConnection } from './connect-options.js'
-import { PoolAdapter, transactionScope } from './pool-adapter.js'
-import { createMigrator, toStatus, unwrapMigrationResult, type MigrationStatus } from './migrator.js'
-import { DataLayerError, ValidationError } from './errors.js'
-import { translateError } from './pg-errors.js'
-import {
-  runTransaction,
-  startTransaction,
-  type TransactionHandle,
-  type TransactionOptions,
-  type TransactionPort,
-  EndedGuard,
-  SavepointLock,
-} from './transaction.js'
-import type { Logger } from './logger.js'
-import { logQuery } from './query-log.js'
-import { AgentRepository } from './repositories/agent.repository.js'
-import { UserRepository } from './repositories/user.repository.js'
-import { SessionRepository } from './repositories/session.repository.js'
-import { MessageRepository } from './repositories/message.repository.js'
-import { MemoryRepository } from './repositories/memory.repository.js'
+import { DEFAULTS, checkOptions, embeddedPool, serverPool, type DbOptions, type ResolvedConnection } from './connect-options.js'
+import { runMigrator, toStatus, unwrapMigrationResult, type MigrationStatus } from './migrator.js'
+import { DbLifetime } from './db-lifetime.js'
+import { MisuseError, ValidationError } from './errors.js'
+import { QueryRunner } from './execution/query-runner.js'
+import { Binding, Scope, ScopeRoot } from './execution/scope.js'
+import { toKyselyResult } from './execution/kysely-glue.js'
+import { openTransaction, runTransaction, type IsolationLevel, type TransactionOptions } from './execution/transaction.js'
+import { repositories, type Repositories, type RepositoryName } from './repositories/registry.js'
 
-/** What every Db bound to the same pool shares. */
-export interface DbCore {
-  readonly backend: 'postgres' | 'pglite'
-  readonly adapter: PoolAdapter
-  readonly root: Kysely<Database>
-  readonly target: string
-  readonly logger: Logger | undefined
-  readonly shutdown: () => Promise<void>
-  /** Run after the pool has closed (e.g. dropping a test database). */
-  readonly afterClose: (() => Promise<void>)[]
-  /** Set by the first close(); later calls wait for the same work. */
-  closing?: Promise<void>
+const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+/** A transaction you end yourself (see {@link Db.startTransaction}). */
+export interface TransactionHandle {
+  /** A Db bound to this transaction. */
+  readonly db: Db
+  /** True until commit() or rollback() is called. */
+  readonly isOpen: boolean
+  /** Commits (or releases the savepoint). */
+  commit(): Promise<void>
+  /** Rolls back (or rolls back to the savepoint). */
+  rollback(): Promise<void>
 }
-
-/** What a non-root Db is bound to. */
-interface Binding {
-  trx?: ControlledTransaction<Database, any[]>
-  savepoints?: { next: number }
-  guard?: EndedGuard
-  pinned?: boolean
-}
-
-type Executor = Kysely<Database>
 
 /**
- * The data layer: the pool, the migrator, transactions and the five repositories. Construct it
- * once with {@link Db.connect}, pass it into your services, and close it on shutdown.
+ * The data layer: the pool, the migrator, transactions and the repositories. Construct it once
+ * with {@link Db.connect}, pass it into your services, and close it on shutdown.
  *
  * A Db bound to a transaction (the `tx` given to {@link Db.transaction}'s callback) has the same
  * API; everything done through it is part of that transaction.
@@ -69,56 +41,36 @@ type Executor = Kysely<Database>
  * ```
  */
 export class Db implements AsyncDisposable {
-  /** Typed Kysely for queries the repositories don't cover; bound to the transaction, if any. */
-  readonly kysely: Executor
-  #agents: AgentRepository | undefined
-  #users: UserRepository | undefined
-  #sessions: SessionRepository | undefined
-  #messages: MessageRepository | undefined
-  #memories: MemoryRepository | undefined
-  readonly #core: DbCore
-  readonly #trx: ControlledTransaction<Database, any[]> | undefined
-  readonly #savepoints: { next: number } | undefined
-  readonly #guard: EndedGuard | undefined
-  /** Bound to one connection by withConnection(). */
-  readonly #pinned: boolean
-  readonly #savepointLock = new SavepointLock()
+  readonly #scope: Scope
+  readonly #lifetime: DbLifetime
+  /** Only the Db made by connect() closes the pool. */
+  readonly #owner: boolean
+  readonly #repositories: Partial<Record<RepositoryName, unknown>> = {}
+
+  static {
+    // One getter per entry of the registry; each repository is made on first use, so a
+    // transaction's Db only pays for the ones it touches.
+    for (const name of Object.keys(repositories) as RepositoryName[]) {
+      Object.defineProperty(Db.prototype, name, {
+        configurable: true,
+        enumerable: false,
+        get(this: Db) {
+          return (this.#repositories[name] ??= new repositories[name](this.#scope))
+        },
+      })
+    }
+  }
 
   /** Use {@link Db.connect}. */
-  private constructor(core: DbCore, executor: Executor, binding: Binding = {}) {
-    this.#core = core
-    this.#trx = binding.trx
-    this.#savepoints = binding.savepoints
-    this.#guard = binding.guard
-    this.#pinned = binding.pinned ?? false
-    this.kysely = executor
+  private constructor(scope: Scope, lifetime: DbLifetime, owner = false) {
+    this.#scope = scope
+    this.#lifetime = lifetime
+    this.#owner = owner
   }
 
-  // Repositories are made on first use: a transaction's Db only pays for the ones it touches.
-
-  /** Agents: create-or-update by name, lookups, the atomic run counter. */
-  get agents(): AgentRepository {
-    return (this.#agents ??= new AgentRepository(this.kysely))
-  }
-
-  /** Users: create-or-update by email (case-insensitive), lookups. */
-  get users(): UserRepository {
-    return (this.#users ??= new UserRepository(this.kysely))
-  }
-
-  /** Sessions of users with agents, latest activity first. */
-  get sessions(): SessionRepository {
-    return (this.#sessions ??= new SessionRepository(this.kysely))
-  }
-
-  /** Messages of sessions, in the order they were written. */
-  get messages(): MessageRepository {
-    return (this.#messages ??= new MessageRepository(this.kysely))
-  }
-
-  /** Memories scoped to agents, users and sessions. */
-  get memories(): MemoryRepository {
-    return (this.#memories ??= new MemoryRepository(this.kysely))
+  /** Typed Kysely for queries the repositories don't cover; bound to the transaction, if any. */
+  get kysely(): Kysely<Database> {
+    return this.#scope.kysely
   }
 
   /**
@@ -131,84 +83,94 @@ export class Db implements AsyncDisposable {
    * ```
    */
   static async connect(options: DbOptions = {}): Promise<Db> {
+    checkOptions(options)
     const url = options.embedded || options.dataDir !== undefined ? undefined : (options.url ?? process.env.DATABASE_URL)
     const conn: ResolvedConnection = url ? serverPool(url, options) : await embeddedPool(options)
     const statementTimeout = options.statementTimeout ?? DEFAULTS.statementTimeout
-    const adapter = new PoolAdapter(conn.pool, {
+    // The server enforces statement_timeout; the client-side limit only fires when the server
+    // itself stops answering (frozen, partitioned).
+    const defaultClientTimeout = conn.backend === 'postgres' && statementTimeout > 0 ? statementTimeout + 5_000 : 0
+    const runner = new QueryRunner(conn.pool, {
+      backend: conn.backend,
       preparedStatements: options.preparedStatements ?? true,
-      singleConnection: conn.backend === 'pglite',
-      // The server enforces statement_timeout; this client-side limit only fires when the server
-      // itself stops answering (frozen, partitioned).
-      clientTimeout: conn.backend === 'postgres' && statementTimeout > 0 ? statementTimeout + 5_000 : 0,
+      statementCapacity: options.statementCacheSize ?? DEFAULTS.statementCacheSize,
+      // PGlite runs in process: nothing can freeze without freezing us, and its one connection
+      // could not be replaced.
+      clientTimeout: conn.backend === 'pglite' ? 0 : (options.clientTimeout ?? defaultClientTimeout),
+      closeTimeout: conn.closeTimeout,
       logger: options.logger,
       secrets: conn.secrets,
-      closeTimeout: conn.closeTimeout,
     })
-    const logger = options.logger
-    const root = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: adapter }),
-      ...(logger ? { log: (event: LogEvent) => logQuery(logger, event) } : {}),
-    })
-    const core: DbCore = {
-      backend: conn.backend,
-      adapter,
-      root,
-      target: conn.target,
-      logger,
-      afterClose: [],
-      shutdown: async () => {
-        // End the pool rather than destroying Kysely: a destroyed Kysely answers later queries with
-        // a bare "driver has already been destroyed", the closed adapter with DbClosedError.
-        await adapter.end()
-        await conn.close()
-      },
+    const shutdown = async () => {
+      await runner.end()
+      await conn.close()
     }
-    const db = new Db(core, root)
-    if (conn.backend === 'postgres') {
+    const lifetime = new DbLifetime(conn.backend, conn.target, shutdown)
+    const db = new Db(new Scope(new ScopeRoot(runner, () => lifetime.close()), undefined, ''), lifetime, true)
+    try {
       // Fail fast with a clear error when the server can't be reached.
-      try {
-        await db.query('SELECT 1')
-      } catch (err) {
-        await core.shutdown().catch(() => undefined)
-        throw err
-      }
-    }
-    if (options.migrate) {
-      try {
-        await db.migrate()
-      } catch (err) {
-        await core.shutdown().catch(() => undefined)
-        throw err
-      }
+      if (conn.backend === 'postgres') await db.query('SELECT 1')
+      if (options.migrate) await db.migrate()
+    } catch (err) {
+      await lifetime.close().catch(() => undefined)
+      throw err
     }
     return db
   }
 
   /** `postgres` for a server, `pglite` for the embedded database. */
   get backend(): 'postgres' | 'pglite' {
-    return this.#core.backend
+    return this.#lifetime.backend
   }
 
   /** True when this Db is bound to a transaction (or a savepoint inside one). */
   get isTransaction(): boolean {
-    return this.#trx !== undefined
+    return this.#scope.binding?.inTransaction ?? false
+  }
+
+  /** The schema this Db addresses (see {@link Db.withSchema}), or undefined for the default. */
+  get schema(): string | undefined {
+    return this.#scope.schema === '' ? undefined : this.#scope.schema
   }
 
   /** Pool counters: connections open, idle, and callers waiting for one. */
   get poolStats(): { total: number; idle: number; waiting: number } {
-    return this.#core.adapter.stats
+    return this.#scope.root.runner.stats
   }
 
   /**
-   * Applies every pending migration; returns the names applied.
+   * A Db whose repositories and `kysely` address the tables of `schema` (schema per tenant):
+   * same pool, same API, transactions included. `migrate()` on it creates the schema and its
+   * tables. Raw SQL (`query`, `batch`) runs as written: qualify tenant tables yourself.
    *
    * @example
    * ```ts
-   * await db.migrate() // ['0001-initial-schema'] the first time, [] after
+   * const tenant = db.withSchema('tenant_b')
+   * await tenant.migrate()
+   * await tenant.transaction(async (tx) => tx.agents.create({ name: 'a', type: 't', model: 'm' }))
    * ```
    */
-  async migrate(): Promise<string[]> {
-    return unwrapMigrationResult(await createMigrator(this.kysely).migrateToLatest())
+  withSchema(schema: string): Db {
+    if (typeof schema !== 'string' || !SCHEMA_RE.test(schema)) {
+      throw new ValidationError(
+        [{ field: 'schema', messages: ['must be a plain identifier: letters, digits and _, at most 63, not starting with a digit'] }],
+        'withSchema',
+      )
+    }
+    return new Db(this.#scope.withSchema(schema), this.#lifetime)
+  }
+
+  /**
+   * Applies every pending migration; returns the names applied. On a {@link Db.withSchema} Db,
+   * in that schema (created if missing).
+   *
+   * @example
+   * ```ts
+   * await db.migrate() // ['0001-initial-schema', …] the first time, [] after
+   * ```
+   */
+  migrate(): Promise<string[]> {
+    return this.#migrate(async (m) => unwrapMigrationResult(await m.migrateToLatest()))
   }
 
   /**
@@ -219,8 +181,8 @@ export class Db implements AsyncDisposable {
    * await db.migrateDown()
    * ```
    */
-  async migrateDown(): Promise<string[]> {
-    return unwrapMigrationResult(await createMigrator(this.kysely).migrateDown())
+  migrateDown(): Promise<string[]> {
+    return this.#migrate(async (m) => unwrapMigrationResult(await m.migrateDown()))
   }
 
   /**
@@ -231,20 +193,22 @@ export class Db implements AsyncDisposable {
    * const pending = (await db.migrationStatus()).filter((m) => m.executedAt === null)
    * ```
    */
-  async migrationStatus(): Promise<MigrationStatus[]> {
-    try {
-      return toStatus(await createMigrator(this.kysely).getMigrations())
-    } catch (err) {
-      throw translateError(err)
-    }
+  migrationStatus(): Promise<MigrationStatus[]> {
+    return this.#migrate(async (m) => toStatus(await m.getMigrations()))
+  }
+
+  #migrate<T>(op: (migrator: Migrator) => Promise<T>): Promise<T> {
+    const scope = this.#scope
+    return scope.binding !== undefined ? runMigrator(scope, op) : this.#pinned((pinned) => runMigrator(pinned, op))
   }
 
   /**
    * Runs `fn` in a transaction: commits when it returns, rolls back and rethrows when it throws.
    * `fn` gets a Db bound to the transaction. Called on a transaction's Db, it runs as a
-   * SAVEPOINT: a throw rolls back to it and rethrows, and the outer transaction carries on.
-   * With `retries`, a top-level transaction that fails with a serialization failure or a deadlock
-   * is run again from the start.
+   * SAVEPOINT: a throw rolls back to it and rethrows, and the outer transaction carries on. When
+   * `fn` returns normally after a statement inside failed (you caught the error), PostgreSQL
+   * has aborted the transaction: it is rolled back (a savepoint: back to the savepoint) and this
+   * rejects with TransactionAbortedError, whose `cause` is that first failure.
    *
    * @example
    * ```ts
@@ -256,7 +220,10 @@ export class Db implements AsyncDisposable {
    * ```
    */
   transaction<T>(fn: (tx: Db) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return runTransaction(this.#transactionPort(), fn, options)
+    if (typeof fn !== 'function') {
+      return Promise.reject(new ValidationError([{ field: 'fn', messages: ['must be a function'] }], 'transaction'))
+    }
+    return runTransaction(this.#scope, (scope) => fn(this.#bound(scope)), options)
   }
 
   /**
@@ -269,21 +236,21 @@ export class Db implements AsyncDisposable {
    * await handle.rollback() // nothing was written
    * ```
    */
-  startTransaction(options: { isolationLevel?: IsolationLevel } = {}): Promise<TransactionHandle> {
-    return startTransaction(this.#transactionPort(), options)
+  async startTransaction(options: { isolationLevel?: IsolationLevel } = {}): Promise<TransactionHandle> {
+    const tx = await openTransaction(this.#scope, options)
+    const db = this.#bound(tx.scope)
+    return {
+      db,
+      get isOpen() {
+        return tx.isOpen
+      },
+      commit: () => tx.commit(),
+      rollback: () => tx.rollback(),
+    }
   }
 
-  #transactionPort(): TransactionPort {
-    const core = this.#core
-    return {
-      core,
-      trx: this.#trx,
-      savepoints: this.#savepoints,
-      base: this.kysely,
-      lock: this.#savepointLock,
-      guard: this.#guard,
-      bind: (executor, trx, savepoints, guard) => new Db(core, executor, { trx, savepoints, guard }),
-    }
+  #bound(scope: Scope): Db {
+    return new Db(scope, this.#lifetime)
   }
 
   /**
@@ -296,19 +263,12 @@ export class Db implements AsyncDisposable {
    * ```
    */
   async query<R = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<R[]> {
-    if (typeof text !== 'string' || text.trim() === '') {
-      throw new ValidationError([{ field: 'sql', messages: ['must be a non-empty SQL string'] }], 'db.query')
-    }
+    checkSql(text, 'db.query')
     if (!Array.isArray(params)) {
       throw new ValidationError([{ field: 'params', messages: ['must be an array'] }], 'db.query')
     }
-    this.#guard?.assertOpen()
-    try {
-      const result = await this.kysely.executeQuery<R>(CompiledQuery.raw(text, [...params]))
-      return result.rows
-    } catch (err) {
-      throw translateError(err)
-    }
+    const result = await this.#scope.execute(text, params, true)
+    return (result.rows ?? []) as R[]
   }
 
   /**
@@ -321,58 +281,58 @@ export class Db implements AsyncDisposable {
    * ```
    */
   async batch(text: string, rows: readonly (readonly unknown[])[]): Promise<number> {
-    if (typeof text !== 'string' || text.trim() === '') {
-      throw new ValidationError([{ field: 'sql', messages: ['must be a non-empty SQL string'] }], 'db.batch')
-    }
+    checkSql(text, 'db.batch')
     if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r))) {
       throw new ValidationError([{ field: 'rows', messages: ['must be an array of parameter arrays'] }], 'db.batch')
     }
     if (rows.length === 0) return 0
-    return this.transaction(async (tx) => {
-      let affected = 0
-      for (const params of rows) {
-        const result = await tx.kysely.executeQuery(CompiledQuery.raw(text, [...params])).catch((err) => {
-          throw translateError(err)
-        })
-        affected += Number(result.numAffectedRows ?? 0n)
-      }
-      return affected
-    })
+    return runTransaction(
+      this.#scope,
+      async (scope) => {
+        let affected = 0
+        for (const params of rows) {
+          affected += Number(toKyselyResult(await scope.execute(text, params, true)).numAffectedRows ?? 0n)
+        }
+        return affected
+      },
+      {},
+    )
   }
 
   /**
    * Runs `fn` with a Db pinned to one connection (session settings, advisory locks, temp
-   * tables). The connection goes back to the pool when `fn` settles.
+   * tables). When `fn` settles the connection is reset (`DISCARD ALL`: settings, advisory
+   * locks, temp tables and prepared statements; a transaction left open is rolled back) and goes
+   * back to the pool, so nothing of it reaches the next caller.
    *
    * @example
    * ```ts
    * await db.withConnection(async (conn) => {
-   *   await conn.query("SET LOCAL work_mem = '64MB'")
+   *   await conn.query("SET statement_timeout = '5min'")
+   *   await conn.query('SELECT pg_advisory_lock(42)')
    * })
    * ```
    */
   withConnection<T>(fn: (conn: Db) => Promise<T>): Promise<T> {
-    if (this.#trx !== undefined || this.#pinned) return fn(this)
-    const core = this.#core
-    return core.root.connection().execute(async (kysely) => {
-      // The pinned Db stops working when `fn` settles: the connection is then back in the pool,
-      // possibly inside someone else's transaction.
-      const guard = new EndedGuard()
-      const conn = new Db(core, kysely.withPlugin(guard), { guard, pinned: true })
-      const single = core.backend === 'pglite'
-      if (single) core.adapter.controlledOpen++
-      try {
-        return await Db.inTransactionScope(conn, () => fn(conn))
-      } finally {
-        guard.ended = 'released'
-        if (single) core.adapter.controlledOpen--
-      }
-    })
+    if (this.#scope.binding !== undefined) return fn(this)
+    return this.#pinned((scope) => scope.runInside(() => fn(this.#bound(scope))))
+  }
+
+  async #pinned<T>(fn: (scope: Scope) => Promise<T>): Promise<T> {
+    const root = this.#scope.root
+    const conn = await root.acquireConnection()
+    const binding = new Binding('pinned', conn)
+    try {
+      return await fn(new Scope(root, binding, this.#scope.schema))
+    } finally {
+      binding.end('released')
+      await root.runner.release(conn, 'reset')
+    }
   }
 
   /**
-   * Closes the pool (and the embedded database). Only the root Db can be closed; queries after
-   * close fail with {@link DbClosedError}.
+   * Closes the pool (and the embedded database). Only the Db made by {@link Db.connect} can be
+   * closed; queries after close fail with {@link DbClosedError}.
    *
    * @example
    * ```ts
@@ -380,29 +340,24 @@ export class Db implements AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#trx !== undefined || this.#pinned) {
-      throw new DataLayerError('close() is called on the root Db, not on a transaction or pinned connection', {
-        code: 'MISUSE',
-      })
+    if (!this.#owner) {
+      throw new MisuseError('close() is called on the Db made by Db.connect(), not on a transaction, pinned connection or schema view')
     }
-    await (this.#core.closing ??= this.#core.shutdown().then(async () => {
-      for (const fn of this.#core.afterClose.splice(0)) await fn()
-    }))
+    await this.#lifetime.close()
   }
 
   /** @internal Registers work to run once the pool has closed (used by automagik-db/testing). */
   static onClose(db: Db, fn: () => Promise<void>): void {
-    db.#core.afterClose.push(fn)
+    db.#lifetime.onClose(fn)
   }
 
   /**
-   * @internal Runs `fn` as the body of a transaction of `db` (used by automagik-db/testing): on
-   * embedded PGlite, a query on the root Db inside it then fails fast with `SELF_DEADLOCK` instead
-   * of waiting for the only connection, which the transaction holds.
+   * @internal Runs `fn` as the body of `tx`'s transaction (used by automagik-db/testing): on
+   * embedded PGlite, a query on the root Db inside it then fails fast with `SELF_DEADLOCK`
+   * instead of waiting for the only connection, which the transaction holds.
    */
-  static inTransactionScope<T>(db: Db, fn: () => Promise<T>): Promise<T> {
-    const core = db.#core
-    return core.backend === 'pglite' ? transactionScope.run(core.adapter, fn) : fn()
+  static inTransactionScope<T>(tx: Db, fn: () => Promise<T>): Promise<T> {
+    return tx.#scope.runInside(fn)
   }
 
   /** `await using db = await Db.connect()` closes it at the end of the scope. */
@@ -412,14 +367,30 @@ export class Db implements AsyncDisposable {
 
   /** A safe description: backend and target, never the password. */
   toString(): string {
-    return `Db(${this.#core.target}${this.#trx ? ', transaction' : ''})`
+    const schema = this.schema === undefined ? '' : `, schema ${this.schema}`
+    return `Db(${this.#lifetime.target}${schema}${this.isTransaction ? ', transaction' : ''})`
   }
 
-  toJSON(): { backend: string; target: string; transaction: boolean } {
-    return { backend: this.backend, target: this.#core.target, transaction: this.isTransaction }
+  toJSON(): { backend: string; target: string; transaction: boolean; schema?: string } {
+    const json: { backend: string; target: string; transaction: boolean; schema?: string } = {
+      backend: this.backend,
+      target: this.#lifetime.target,
+      transaction: this.isTransaction,
+    }
+    if (this.schema !== undefined) json.schema = this.schema
+    return json
   }
 
   [inspect.custom](): string {
     return this.toString()
+  }
+}
+
+// The registry's getters, typed: `db.agents` is an AgentRepository, and so on.
+export interface Db extends Repositories {}
+
+function checkSql(text: unknown, context: string): void {
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw new ValidationError([{ field: 'sql', messages: ['must be a non-empty SQL string'] }], context)
   }
 }

@@ -66,21 +66,26 @@ export class ValidationError extends DataLayerError {
   }
 }
 
-/** A row that had to exist does not. */
+/** A row that had to exist does not (e.g. `getOrThrow(id)`); `table` names where it was looked for. */
 export class NotFoundError extends DataLayerError {
-  constructor(message: string) {
-    super(message, { code: 'NOT_FOUND' })
+  constructor(message: string, options: { table?: string } = {}) {
+    super(message, { code: 'NOT_FOUND', ...options })
   }
 }
 
+/**
+ * A row broke a constraint of the schema (SQLSTATE class 23): the parent of the four specific
+ * violations, so `catch (err) { if (err instanceof ConstraintViolationError) … }` covers them all.
+ */
+export class ConstraintViolationError extends DataLayerError {}
 /** 23505: a unique constraint was violated. */
-export class ConflictError extends DataLayerError {}
+export class ConflictError extends ConstraintViolationError {}
 /** 23503: a foreign key points at a row that does not exist (or still has dependants). */
-export class ForeignKeyError extends DataLayerError {}
+export class ForeignKeyError extends ConstraintViolationError {}
 /** 23514: a CHECK constraint was violated. */
-export class CheckViolationError extends DataLayerError {}
+export class CheckViolationError extends ConstraintViolationError {}
 /** 23502: NULL was written to a NOT NULL column. */
-export class NotNullError extends DataLayerError {}
+export class NotNullError extends ConstraintViolationError {}
 
 /** 40001: the transaction could not be serialised; running it again may succeed. */
 export class SerializationError extends DataLayerError {
@@ -124,6 +129,45 @@ export class ConnectionError extends DataLayerError {
     super(message, options)
     this.outcomeUnknown = options.outcomeUnknown ?? false
     this.statementSent = options.statementSent ?? true
+  }
+}
+
+/**
+ * The API was used in a way that cannot work: `code` is `MISUSE` (e.g. `close()` on a
+ * transaction's Db, a bare `BEGIN` through `db.query`) or `SELF_DEADLOCK` (on embedded PGlite, a
+ * query on the root Db from inside a transaction callback, which would wait forever for the one
+ * connection that transaction holds). Not a connection failure: nothing is wrong with the database.
+ */
+export class MisuseError extends DataLayerError {
+  constructor(message: string, options: { code?: 'MISUSE' | 'SELF_DEADLOCK'; cause?: unknown } = {}) {
+    super(message, { code: options.code ?? 'MISUSE', cause: options.cause })
+  }
+}
+
+/**
+ * A transaction (or savepoint) could not commit because a statement inside it failed and the
+ * error was caught: PostgreSQL aborts the whole transaction at the first error. Everything it
+ * wrote was rolled back (for a savepoint: back to the savepoint; the outer transaction carries
+ * on). `cause` is the first failure. Retryable when that failure is (40001, 40P01).
+ */
+export class TransactionAbortedError extends DataLayerError {
+  constructor(message: string, cause: unknown) {
+    super(message, { code: 'TRANSACTION_ABORTED', cause })
+  }
+  override get retryable(): boolean {
+    return this.cause instanceof DataLayerError && this.cause.retryable
+  }
+}
+
+/**
+ * A named prepared statement the connection had cached is no longer valid: `26000` (it was
+ * deallocated, e.g. by `DISCARD ALL`) or `0A000` (a migration changed the columns it returns).
+ * Outside a transaction this is never seen: the statement is prepared again and the call retried
+ * once. Inside one, the transaction fails with it (retryable: `retries` runs it again, prepared afresh).
+ */
+export class StaleStatementError extends DataLayerError {
+  override get retryable(): boolean {
+    return true
   }
 }
 

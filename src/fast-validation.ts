@@ -77,44 +77,32 @@ const BUILTINS: Record<string, { message: string; compile(c: readonly unknown[])
   },
 }
 
-/** Names of registerDecorator rules whose validator is synchronous and pure: called directly. */
-const direct = new Set<string>()
-
-/**
- * Lets acceptors call the validator registered under `name` directly. Only for decorators whose
- * `validate` is synchronous, side-effect free and returns a boolean.
- *
- * @example
- * ```ts
- * trustValidator('isSafeText')
- * ```
- */
-export function trustValidator(name: string): void {
-  direct.add(name)
-}
-
 const never: Acceptor = () => false
-const acceptors = new Map<Function, Acceptor>()
+/** Where a class keeps its compiled acceptor (state owned by the class it describes). */
+const ACCEPTOR = Symbol('automagik-db.acceptor')
 
 /**
- * The acceptor of `cls`, compiled on first use from class-validator's metadata and cached.
+ * The acceptor of `cls`, compiled on first use from class-validator's metadata and kept on the
+ * class. `trusted` names the registerDecorator rules whose validator is synchronous, pure and
+ * returns a boolean: the acceptor calls those directly.
  *
  * @example
  * ```ts
- * const accept = compileAcceptor(CreateAgentInput)
+ * const accept = compileAcceptor(CreateAgentInput, new Set(['isSafeText']))
  * if (!accept(instance)) errors = validateSync(instance)
  * ```
  */
-export function compileAcceptor(cls: Function): Acceptor {
-  let accept = acceptors.get(cls)
+export function compileAcceptor(cls: Function, trusted: ReadonlySet<string>): Acceptor {
+  const holder = cls as Function & { [ACCEPTOR]?: Acceptor }
+  let accept = Object.hasOwn(holder, ACCEPTOR) ? holder[ACCEPTOR] : undefined
   if (accept === undefined) {
-    accept = compile(cls)
-    acceptors.set(cls, accept)
+    accept = compile(cls, trusted)
+    Object.defineProperty(holder, ACCEPTOR, { value: accept })
   }
   return accept
 }
 
-function compile(cls: Function): Acceptor {
+function compile(cls: Function, trusted: ReadonlySet<string>): Acceptor {
   const storage = getMetadataStorage()
   // What validateSync(instance) reads: no groups given, so `always` and `strictGroups` change nothing.
   const metadata = storage.getTargetValidationMetadatas(cls, '', false, false)
@@ -134,7 +122,7 @@ function compile(cls: Function): Acceptor {
         else conditions.push(condition as Condition)
         continue
       }
-      const check = m.type === ValidationTypes.CUSTOM_VALIDATION ? compileRule(storage, cls, m) : undefined
+      const check = m.type === ValidationTypes.CUSTOM_VALIDATION ? compileRule(storage, cls, m, trusted) : undefined
       if (check === undefined) return never
       checks.push(check)
     }
@@ -165,7 +153,7 @@ function interpret(cls: Function, plans: readonly PropertyPlan[]): Acceptor {
 }
 
 /** One `customValidation` metadata as a check, or undefined when it is not one we know. */
-function compileRule(storage: MetadataStorage, cls: Function, m: Metadata): Check | undefined {
+function compileRule(storage: MetadataStorage, cls: Function, m: Metadata, trusted: ReadonlySet<string>): Check | undefined {
   const constraints = storage.getTargetValidatorConstraints(m.constraintCls)
   const constraint = constraints[0]
   if (constraints.length !== 1 || constraint === undefined || constraint.async || m.each) return undefined
@@ -179,7 +167,7 @@ function compileRule(storage: MetadataStorage, cls: Function, m: Metadata): Chec
     const template = instance.defaultMessage?.(probe)
     if (template !== builtin.message) return undefined
     check = builtin.compile(args)
-  } else if (direct.has(name)) {
+  } else if (trusted.has(name)) {
     const property = m.propertyName
     check = (value, object) =>
       instance.validate(value, { targetName: cls.name, property, object, value, constraints: m.constraints }) === true

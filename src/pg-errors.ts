@@ -8,6 +8,7 @@ import {
   NotNullError,
   QueryError,
   SerializationError,
+  StaleStatementError,
   TimeoutError,
   TransactionClosedError,
   type DataLayerErrorOptions,
@@ -27,10 +28,14 @@ const BY_SQLSTATE: Readonly<Record<string, ErrorClass>> = {
   '57P01': ConnectionError, // admin_shutdown (pg_terminate_backend)
   '57P02': ConnectionError, // crash_shutdown
   '57P03': ConnectionError, // cannot_connect_now (starting up, shutting down, recovering)
+  '26000': StaleStatementError, // invalid_sql_statement_name: a prepared statement is gone
 }
 
+/** 0A000 is any unsupported feature; only this one means a cached statement went stale. */
+const STALE_PLAN = 'cached plan must not change result type'
+
 /** Node socket errors and node-postgres messages that mean the connection is gone. */
-const NODE_CONNECTION_CODES = new Set([
+const NODE_CONNECTION_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -89,6 +94,7 @@ export function translateError(err: unknown): DataLayerError {
   if (code !== undefined) {
     const Class = BY_SQLSTATE[code]
     if (Class !== undefined) return new Class(message, options)
+    if (code === '0A000' && message.includes(STALE_PLAN)) return new StaleStatementError(message, options)
     // 08: connection exception; 28: invalid authorization (wrong password, no pg_hba entry).
     // 08P01 (protocol violation) is answered to a malformed statement, e.g. a wrong parameter
     // count: the connection is fine and a retry would fail the same way.

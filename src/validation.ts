@@ -8,7 +8,7 @@ import {
   type ValidationOptions,
 } from 'class-validator'
 import { ValidationError, type FieldIssue } from './errors.js'
-import { compileAcceptor, trustValidator, type Acceptor } from './fast-validation.js'
+import { compileAcceptor, type Acceptor } from './fast-validation.js'
 
 /** Largest value of a PostgreSQL `integer` column. */
 export const MAX_INT4 = 2_147_483_647
@@ -72,8 +72,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null
 }
 
+/** The rules of this file: synchronous and pure, so the fast path calls them directly. */
+export const TRUSTED_VALIDATORS: ReadonlySet<string> = new Set(['isSafeText', 'isJsonObject', 'isDbId', 'isUuidText', 'isTimestamp'])
+
 function decorator(name: string, check: (value: unknown) => string | undefined, options?: ValidationOptions) {
-  trustValidator(name) // synchronous and pure: the fast path may call it directly
   return (target: object, propertyName: string) => {
     registerDecorator({
       name,
@@ -130,14 +132,16 @@ interface InputPlan {
   readonly accept: Acceptor
 }
 
-const plans = new Map<Function, InputPlan>()
+/** Where an input class keeps its plan (state owned by the class it describes). */
+const PLAN = Symbol('automagik-db.input-plan')
 
 function planOf(cls: Function): InputPlan {
-  let plan = plans.get(cls)
+  const holder = cls as Function & { [PLAN]?: InputPlan }
+  let plan = Object.hasOwn(holder, PLAN) ? holder[PLAN] : undefined
   if (plan === undefined) {
     const metadata = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false)
-    plan = { allowed: new Set(metadata.map((m) => m.propertyName)), accept: compileAcceptor(cls) }
-    plans.set(cls, plan)
+    plan = { allowed: new Set(metadata.map((m) => m.propertyName)), accept: compileAcceptor(cls, TRUSTED_VALIDATORS) }
+    Object.defineProperty(holder, PLAN, { value: plan })
   }
   return plan
 }

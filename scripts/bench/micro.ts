@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks'
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely'
 import { createRequire } from 'node:module'
 import type { Database } from '../../src/generated/database.js'
-import { PoolAdapter } from '../../src/pool-adapter.js'
+import { QueryRunner } from '../../src/execution/query-runner.js'
+import { Scope, ScopeRoot } from '../../src/execution/scope.js'
 import { AgentRepository } from '../../src/repositories/agent.repository.js'
 import { MessageRepository } from '../../src/repositories/message.repository.js'
 import { SessionRepository } from '../../src/repositories/session.repository.js'
@@ -57,6 +58,9 @@ class FakeClient {
     return Promise.resolve(answer(typeof config === 'string' ? config : config.text))
   }
   release() {}
+  getTransactionStatus() {
+    return 'I'
+  }
   on() {
     return this
   }
@@ -76,15 +80,23 @@ class FakePool {
   async end() {}
 }
 
-const adapterKysely = (options: { preparedStatements: boolean; clientTimeout: number }) =>
-  new Kysely<Database>({
-    dialect: new PostgresDialect({
-      pool: new PoolAdapter(new FakePool() as never, { ...options, singleConnection: false, logger: undefined, secrets: [] }),
-    }),
+/** A root scope of automagik-db's query runner over the fake pool. */
+const runnerScope = (options: { preparedStatements: boolean; clientTimeout: number }) => {
+  const runner = new QueryRunner(new FakePool() as never, {
+    ...options,
+    backend: 'postgres',
+    statementCapacity: 256,
+    closeTimeout: 1000,
+    logger: undefined,
+    secrets: [],
   })
+  return new Scope(new ScopeRoot(runner, async () => undefined), undefined, '')
+}
 const plainKysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new FakePool() as never }) })
-const amdb = adapterKysely({ preparedStatements: true, clientTimeout: 35_000 })
-const amdbNoTimeout = adapterKysely({ preparedStatements: true, clientTimeout: 0 })
+const amdbScope = runnerScope({ preparedStatements: true, clientTimeout: 35_000 })
+const amdbNoTimeoutScope = runnerScope({ preparedStatements: true, clientTimeout: 0 })
+const amdb = amdbScope.kysely
+const amdbNoTimeout = amdbNoTimeoutScope.kysely
 const fake = new FakePool()
 
 const filter = process.argv[2]
@@ -137,8 +149,8 @@ await measure('automagik-db adapter: executeQuery(precompiled) (prepared, 35 s d
 await measure('automagik-db adapter: executeQuery(precompiled), clientTimeout 0', () =>
   amdbNoTimeout.executeQuery({ ...compiledGet, parameters: [1] }),
 )
-const agents = new AgentRepository(amdb)
-const agentsNoTimeout = new AgentRepository(amdbNoTimeout)
+const agents = new AgentRepository(amdbScope)
+const agentsNoTimeout = new AgentRepository(amdbNoTimeoutScope)
 await measure('automagik-db agents.get(1) (defaults)', () => agents.get(1))
 await measure('automagik-db agents.get(1), clientTimeout 0', () => agentsNoTimeout.get(1))
 
@@ -150,7 +162,7 @@ await measure('validateInput(CreateAgentInput) (class-validator validateSync)', 
 await measure('automagik-db agents.create(input)', () => agents.create(agentInput))
 
 console.log(' workload 5, sessions.create + finish')
-const sessions = new SessionRepository(amdb)
+const sessions = new SessionRepository(amdbScope)
 const sessionInput = { userId: 1, agentId: 1, name: 'bench', platform: 'bench' }
 await measure('validateInput(CreateSessionInput)', () => validateInput(CreateSessionInput, sessionInput, 'sessions.create'))
 await measure('automagik-db sessions.create + finish', async () => {
@@ -159,7 +171,7 @@ await measure('automagik-db sessions.create + finish', async () => {
 })
 
 console.log(' workload 6, messages.listBySession (51 rows back)')
-const messagesRepo = new MessageRepository(amdb)
+const messagesRepo = new MessageRepository(amdbScope)
 await measure('Kysely build + compile of the listBySession query', () =>
   plainKysely.selectFrom('messages').select(messageColumns).where('session_id', '=', sessionRow.id).orderBy('seq', 'desc').limit(51).compile(),
 )

@@ -72,15 +72,18 @@ export function baseSeedSql(info: SeedInfo): string[] {
             jsonb_build_object('name', 'User ' || g, 'plan', 'pro')
      FROM generate_series(1, ${U}) g`,
     `SELECT setval(pg_get_serial_sequence('users', 'id'), ${U})`,
-    `INSERT INTO sessions (id, user_id, agent_id, name, platform, metadata, created_at, updated_at)
+    // Hot sessions are sessions 1..H; last_seq counts the messages seeded into them below.
+    `INSERT INTO sessions (id, user_id, agent_id, name, platform, metadata, created_at, updated_at, last_seq)
      SELECT ${sessionOf('g')}, 'session ' || g, 'web', jsonb_build_object('channel', 'web'),
-            now() - g * interval '1 second', now() - g * interval '1 second'
+            now() - g * interval '1 second', now() - g * interval '1 second',
+            CASE WHEN g <= ${H} THEN ${info.messagesPerHot} ELSE 0 END
      FROM generate_series(1, ${S}) g`,
     `INSERT INTO sessions (id, user_id, agent_id, name, platform)
      VALUES ('${info.bigSession}', 1, 1, 'big', 'bench'), ('${info.bulkSession}', 1, 1, 'bulk', 'bench')`,
-    // The hot sessions' histories, written turn by turn so seq follows the conversation.
-    `INSERT INTO messages (session_id, user_id, agent_id, role, text_content, raw_payload)
-     SELECT ${sessionOf('h')}, CASE WHEN k % 2 = 1 THEN 'user' ELSE 'assistant' END,
+    // The hot sessions' histories, turn by turn: seq k is turn k (explicit numbers skip the
+    // per-row trigger that numbers messages inserted with seq 0).
+    `INSERT INTO messages (seq, session_id, user_id, agent_id, role, text_content, raw_payload)
+     SELECT k, ${sessionOf('h')}, CASE WHEN k % 2 = 1 THEN 'user' ELSE 'assistant' END,
             'turn ' || k || ' of session ' || h || ': ' || ${TEXT}, jsonb_build_object('turn', k)
      FROM generate_series(1, ${info.messagesPerHot}) k, generate_series(1, ${H}) h
      ORDER BY k, h`,
@@ -98,7 +101,9 @@ export function baseSeedSql(info: SeedInfo): string[] {
 
 /**
  * Grows `messages` to `total` rows, spread over the sessions that are not hot: the hot sessions'
- * last 50 messages stay the same while the table and its indexes grow around them.
+ * last 50 messages stay the same while the table and its indexes grow around them. Like
+ * `messages.createMany`, one statement bumps each session's `last_seq` once and inserts explicit
+ * numbers (the per-row trigger would update a session row per message).
  */
 export function growMessagesSql(info: SeedInfo, total: number): string[] {
   const add = total - info.messages
@@ -106,11 +111,20 @@ export function growMessagesSql(info: SeedInfo, total: number): string[] {
   const { agents: A, sessionsPerUser: spu, sessions: S, hotSessions: H } = info
   info.messages = total
   return [
-    `INSERT INTO messages (session_id, user_id, agent_id, role, text_content, raw_payload)
-     SELECT md5('session-' || s)::uuid, (s - 1) / ${spu} + 1, (s - 1) % ${A} + 1,
+    `WITH x AS (SELECT g, ${H + 1} + g % ${S - H} AS s FROM generate_series(1, ${add}) g),
+     counts AS (SELECT s, count(*) AS n FROM x GROUP BY s),
+     bases AS (
+       UPDATE sessions SET last_seq = last_seq + counts.n FROM counts
+       WHERE sessions.id = md5('session-' || counts.s)::uuid
+       RETURNING counts.s, last_seq - counts.n AS base
+     )
+     INSERT INTO messages (seq, session_id, user_id, agent_id, role, text_content, raw_payload)
+     SELECT bases.base + row_number() OVER (PARTITION BY x.s ORDER BY x.g),
+            md5('session-' || x.s)::uuid, (x.s - 1) / ${spu} + 1, (x.s - 1) % ${A} + 1,
             CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, 'filler ' || g || ': ' || ${TEXT},
             jsonb_build_object('filler', g)
-     FROM (SELECT g, ${H + 1} + g % ${S - H} AS s FROM generate_series(1, ${add}) g) x`,
+     FROM x JOIN bases ON bases.s = x.s
+     ORDER BY x.g`,
     `ANALYZE messages`,
   ]
 }
@@ -119,11 +133,14 @@ export function growMessagesSql(info: SeedInfo, total: number): string[] {
 export function bigSessionSql(info: SeedInfo, rows: number): string[] {
   info.messages += rows
   return [
-    `INSERT INTO messages (session_id, user_id, agent_id, role, text_content, raw_payload, tool_calls)
-     SELECT '${info.bigSession}', 1, 1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END,
+    `WITH bases AS (
+       UPDATE sessions SET last_seq = last_seq + ${rows} WHERE id = '${info.bigSession}' RETURNING last_seq - ${rows} AS base
+     )
+     INSERT INTO messages (seq, session_id, user_id, agent_id, role, text_content, raw_payload, tool_calls)
+     SELECT bases.base + g, '${info.bigSession}', 1, 1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END,
             'message ' || g || ': ' || ${TEXT}, jsonb_build_object('turn', g),
             CASE WHEN g % 4 = 0 THEN '{"search": {"q": "weather"}}'::jsonb ELSE '{}'::jsonb END
-     FROM generate_series(1, ${rows}) g ORDER BY g`,
+     FROM bases, generate_series(1, ${rows}) g ORDER BY g`,
     `ANALYZE messages`,
   ]
 }

@@ -35,14 +35,25 @@ export const SQL = {
     `ON CONFLICT (name, agent_id, user_id, session_id) DO UPDATE SET content = excluded.content ` +
     `RETURNING ${MEMORY}`,
   messagesOfSession: `SELECT ${MESSAGE} FROM messages WHERE session_id = $1 ORDER BY seq LIMIT $2`,
+  // Bulk writes into one session (the benchmark's rows all belong to one): reserve the numbers
+  // once (the session row stays locked until commit), then insert explicit seq values. Left at
+  // its default 0, seq is assigned by a per-row trigger that updates the session row for every
+  // message: quadratic within one transaction (every update adds a row version to walk past).
+  bulkReserve: `UPDATE sessions SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq - $2 AS base`,
   bulkUnnest:
-    `INSERT INTO messages (session_id, user_id, agent_id, role, text_content) ` +
-    `SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::text[], $5::text[])`,
+    `WITH b AS (UPDATE sessions SET last_seq = last_seq + cardinality($1::uuid[]) WHERE id = ($1::uuid[])[1] ` +
+    `RETURNING last_seq - cardinality($1::uuid[]) AS base) ` +
+    `INSERT INTO messages (seq, session_id, user_id, agent_id, role, text_content) ` +
+    `SELECT b.base + t.ord, t.s, t.u, t.a, t.r, t.x ` +
+    `FROM b, unnest($1::uuid[], $2::int4[], $3::int4[], $4::text[], $5::text[]) WITH ORDINALITY AS t(s, u, a, r, x, ord)`,
   bulkUnnestReturning:
-    `INSERT INTO messages (session_id, user_id, agent_id, role, text_content) ` +
-    `SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::text[], $5::text[]) ` +
+    `WITH b AS (UPDATE sessions SET last_seq = last_seq + cardinality($1::uuid[]) WHERE id = ($1::uuid[])[1] ` +
+    `RETURNING last_seq - cardinality($1::uuid[]) AS base) ` +
+    `INSERT INTO messages (seq, session_id, user_id, agent_id, role, text_content) ` +
+    `SELECT b.base + t.ord, t.s, t.u, t.a, t.r, t.x ` +
+    `FROM b, unnest($1::uuid[], $2::int4[], $3::int4[], $4::text[], $5::text[]) WITH ORDINALITY AS t(s, u, a, r, x, ord) ` +
     `RETURNING ${MESSAGE}`,
-  bulkCopy: `COPY messages (session_id, user_id, agent_id, role, text_content) FROM STDIN`,
+  bulkCopy: `COPY messages (seq, session_id, user_id, agent_id, role, text_content) FROM STDIN`,
 } as const
 
 /** A named statement for the prepared contender: pg parses and plans it once per connection. */

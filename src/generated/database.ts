@@ -78,6 +78,7 @@ export interface Sessions {
   agent_id: number | null;
   created_at: Generated<Timestamp>;
   id: Generated<string>;
+  last_seq: Generated<Int8>;
   metadata: Generated<Json>;
   name: string | null;
   platform: string | null;

@@ -8,10 +8,16 @@ import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const
 export type MessageRole = (typeof MESSAGE_ROLES)[number]
 
-/** One message of a session. `seq` is the order messages were written in. */
+/** One message of a session. `seq` is its position in the session's history. */
 export class Message implements Entity {
   id!: string
-  /** Increases with every message written; ties of `createdAt` are ordered by it. */
+  /**
+   * Position in its session: 1, 2, 3… in commit order (a message takes its number under the
+   * session's lock, held until its transaction ends), also for the rows of one `createMany`
+   * (input order) or one transaction, where `createdAt` is the same. Unique per session, not
+   * across sessions; a deleted message's number is not reused. Messages written before
+   * migration 0002 keep their earlier numbers: increasing within the session, with gaps.
+   */
   seq!: number
   sessionId!: string
   userId!: number | null

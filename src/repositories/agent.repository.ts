@@ -3,6 +3,7 @@ import type { Database } from '../generated/database.js'
 import { rethrowTyped } from '../pg-errors.js'
 import { Agent, agentColumns, CreateAgentInput, toAgent, UpdateAgentInput } from '../models/agent.model.js'
 import { assertOptions, assertText, readBoolean, validateInput } from '../validation.js'
+import type { QueryContext } from '../execution/query-context.js'
 import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
 
 /** Filters of `agents.list`. */
@@ -33,8 +34,8 @@ const AGENT_FIELDS = {
  * ```
  */
 export class AgentRepository extends BaseRepository<Agent, number> {
-  constructor(db: Kysely<Database>) {
-    super(db, {
+  constructor(executor: Kysely<Database> | QueryContext) {
+    super(executor, {
       table: 'agents',
       name: 'agents',
       columns: agentColumns,

@@ -1,10 +1,10 @@
-import { sql, type InsertQueryBuilder, type Kysely, type SelectQueryBuilder } from 'kysely'
+import { Kysely, sql, type Compilable, type InsertQueryBuilder, type QueryResult, type SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { rethrowTyped } from '../pg-errors.js'
-import { ValidationError } from '../errors.js'
+import { NotFoundError, ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
-import { runCached, shapeOf } from './query-cache.js'
-import type { Compilable, QueryResult } from 'kysely'
+import { shapeOf } from '../execution/compiled-shapes.js'
+import { kyselyContext, type QueryContext } from '../execution/query-context.js'
 
 /** Default and largest `limit` of list methods and pages. */
 export const DEFAULT_LIMIT = 100
@@ -51,8 +51,9 @@ type AnyDb = Kysely<any>
 /**
  * What every repository does: get, list, count, exists, update, delete and keyset pages over one
  * table. Subclasses add `create` (each entity upserts on its own key) and their own lookups.
- * The executor comes in through the constructor, so a repository bound to a transaction is just
- * `new XRepository(trx)`.
+ * The executor comes in through the constructor: a Db hands each repository its scope (root,
+ * transaction, pinned connection); any Kysely instance works too (`new AgentRepository(kysely)`),
+ * with its own compiled queries.
  *
  * @example
  * ```ts
@@ -61,12 +62,18 @@ type AnyDb = Kysely<any>
  * ```
  */
 export abstract class BaseRepository<T, Id extends number | string> {
-  protected readonly db: Kysely<Database>
+  /** Where this repository's queries run. */
+  protected readonly context: QueryContext
   protected readonly spec: TableSpec<T, Id>
 
-  constructor(db: Kysely<Database>, spec: TableSpec<T, Id>) {
-    this.db = db
+  constructor(executor: Kysely<Database> | QueryContext, spec: TableSpec<T, Id>) {
+    this.context = executor instanceof Kysely ? kyselyContext(executor) : executor
     this.spec = spec
+  }
+
+  /** The typed Kysely of this repository's scope, for queries built per call. */
+  protected get db(): Kysely<Database> {
+    return this.context.kysely
   }
 
   /**
@@ -78,7 +85,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
     args: readonly unknown[],
     build: (slots: readonly unknown[]) => Compilable<R>,
   ): Promise<QueryResult<R>> {
-    return runCached(this.db, shape, args, build)
+    return this.context.runCompiled(shape, args, build)
   }
 
   /** The executor, untyped over the table name (the base class is generic over tables). */
@@ -101,6 +108,21 @@ export abstract class BaseRepository<T, Id extends number | string> {
       this.any.selectFrom(table).select(columns).where('id', '=', id),
     )
     return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
+  }
+
+  /**
+   * The row with this id, or NotFoundError (code `NOT_FOUND`) naming the table and id: for
+   * callers for whom a missing row is an error, not a case.
+   *
+   * @example
+   * ```ts
+   * const session = await db.sessions.getOrThrow(sessionId)
+   * ```
+   */
+  async getOrThrow(id: Id): Promise<T> {
+    const row = await this.get(id)
+    if (row === null) throw new NotFoundError(`${this.spec.name}: no row with id ${String(id)}`, { table: this.spec.table })
+    return row
   }
 
   /**

@@ -13,6 +13,7 @@ import {
 } from '../models/memory.model.js'
 import { ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertText, assertUuid, validateInput } from '../validation.js'
+import type { QueryContext } from '../execution/query-context.js'
 import { BaseRepository, excludedOf, readLimit, whereEq, type ListOptions } from './base.repository.js'
 
 /** A memory's scope. In `getByName` a key left out means NULL (exact scope). */
@@ -40,7 +41,7 @@ const MEMORY_FIELDS = {
   access: 'access',
   metadata: 'metadata',
 } as const
-const SCOPE_COLUMNS = new Set(['name', 'agent_id', 'user_id', 'session_id'])
+const SCOPE_COLUMNS: ReadonlySet<string> = new Set(['name', 'agent_id', 'user_id', 'session_id'])
 const FILTER_KEYS = ['agentId', 'userId', 'sessionId', 'readMode', 'access'] as const
 
 /**
@@ -54,8 +55,8 @@ const FILTER_KEYS = ['agentId', 'userId', 'sessionId', 'readMode', 'access'] as 
  * ```
  */
 export class MemoryRepository extends BaseRepository<Memory, string> {
-  constructor(db: Kysely<Database>) {
-    super(db, {
+  constructor(executor: Kysely<Database> | QueryContext) {
+    super(executor, {
       table: 'memories',
       name: 'memories',
       columns: memoryColumns,

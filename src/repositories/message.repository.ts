@@ -1,6 +1,5 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
-import { rethrowTyped } from '../pg-errors.js'
 import {
   CreateMessageInput,
   Message,
@@ -9,8 +8,9 @@ import {
   UpdateMessageInput,
 } from '../models/message.model.js'
 import { ValidationError } from '../errors.js'
-import { assertOptions, assertUuid, validateInput } from '../validation.js'
-import { BaseRepository, readLimit } from './base.repository.js'
+import { assertOptions, assertUuid, isPlainObject, validateInput } from '../validation.js'
+import type { QueryContext } from '../execution/query-context.js'
+import { BaseRepository, encodeCursor, readLimit } from './base.repository.js'
 
 /** Options of `messages.listBySession`. */
 export interface ListBySessionOptions {
@@ -22,8 +22,21 @@ export interface ListBySessionOptions {
   order?: 'asc' | 'desc'
 }
 
-/** Messages of one call of `listBySession`, with the cursor of the next call (null at the end). */
-export type MessageList = Message[] & { nextCursor: string | null }
+/**
+ * Messages of one call of `listBySession`, with the cursor of the next call (`nextCursor`, null
+ * at the end) and the position reached (`endCursor`): where a follower resumes to read the
+ * messages written later.
+ */
+export type MessageList = Message[] & {
+  /** Pass as `cursor` for the next page; null when this call reached the last message. */
+  nextCursor: string | null
+  /**
+   * The cursor after the last message of this call (the `cursor` given when there was none; null
+   * when nothing was read from the start). Unlike `nextCursor` it is set at the end too: a
+   * follower passes it to read what was written since, and never misses or repeats a message.
+   */
+  endCursor: string | null
+}
 
 /** Most rows one `createMany` call takes. */
 export const MAX_BATCH = 100_000
@@ -48,7 +61,7 @@ const MESSAGE_FIELDS = {
   channelPayload: 'channel_payload',
   createdAt: 'created_at',
 } as const
-const JSON_COLUMNS = new Set(['raw_payload', 'tool_calls', 'tool_outputs', 'context', 'channel_payload'])
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['raw_payload', 'tool_calls', 'tool_outputs', 'context', 'channel_payload'])
 
 /** Column, its array type for unnest, and the default used when a row leaves it out. */
 const BULK_COLUMNS: readonly (readonly [field: keyof typeof MESSAGE_FIELDS, type: string, fallback?: string])[] = [
@@ -71,7 +84,6 @@ const BULK_COLUMNS: readonly (readonly [field: keyof typeof MESSAGE_FIELDS, type
   ['channelPayload', 'jsonb', "'{}'::jsonb"],
   ['createdAt', 'timestamptz', 'now()'],
 ]
-const MESSAGE_RETURNING = sql.join(messageColumns.map((c) => sql.ref(c)))
 
 /**
  * Messages of sessions, kept in the order they were written.
@@ -83,14 +95,15 @@ const MESSAGE_RETURNING = sql.join(messageColumns.map((c) => sql.ref(c)))
  * ```
  */
 export class MessageRepository extends BaseRepository<Message, string> {
-  constructor(db: Kysely<Database>) {
-    super(db, {
+  constructor(executor: Kysely<Database> | QueryContext) {
+    super(executor, {
       table: 'messages',
       name: 'messages',
       columns: messageColumns,
       toEntity: toMessage,
       idKind: 'uuid',
-      pageKey: { column: 'seq', kind: 'bigint', of: (m) => m.seq },
+      // seq is unique only within a session: page() walks the table by id.
+      pageKey: { column: 'id', kind: 'uuid', of: (m) => m.id },
       fields: MESSAGE_FIELDS,
       json: JSON_COLUMNS,
       updateInput: UpdateMessageInput,
@@ -98,7 +111,9 @@ export class MessageRepository extends BaseRepository<Message, string> {
   }
 
   /**
-   * Writes one message. A session id that does not exist fails with ForeignKeyError.
+   * Writes one message; it takes its session's next `seq` (the trigger of migration 0002, under
+   * the session row's lock until the transaction ends) and marks the session active
+   * (`updatedAt`). A session id that does not exist fails with ForeignKeyError.
    *
    * @example
    * ```ts
@@ -111,8 +126,9 @@ export class MessageRepository extends BaseRepository<Message, string> {
   }
 
   /**
-   * Writes many messages in one statement (all or none) and returns them in input order; their
-   * `seq` follows the input order, so history reads back as given.
+   * Writes many messages in one statement (all or none) and returns them in input order; in each
+   * session their `seq` follows the input order, so history reads back as given. Each session
+   * involved is marked active. A session id that does not exist fails with ForeignKeyError.
    *
    * @example
    * ```ts
@@ -142,10 +158,14 @@ export class MessageRepository extends BaseRepository<Message, string> {
   }
 
   /**
-   * One `INSERT … SELECT FROM unnest(<one array per column>) WITH ORDINALITY` for all rows: a
-   * fixed number of parameters whatever the row count, rows written (and `seq` assigned) in
-   * input order. Columns no row sets are left out (their defaults apply); columns some rows set
-   * fall back to the column default for the others.
+   * One statement for all rows: the rows come from `unnest(<one array per column>) WITH
+   * ORDINALITY` (a fixed number of parameters whatever the row count). Each session's counter
+   * `last_seq` is bumped once by its row count, its rows locked in id order (two batches over the
+   * same sessions cannot deadlock each other), and the rows are inserted with explicit numbers,
+   * `base + row_number()` in input order, so the per-row trigger does not fire. A row whose
+   * session does not exist gets seq 0: the trigger then raises the foreign key error for it.
+   * Columns no row sets are left out (their defaults apply); columns some rows set fall back to
+   * the column default for the others. Rows are inserted, and returned, in input order.
    */
   async #bulkInsert(inputs: readonly CreateMessageInput[], context: string, returning: boolean) {
     if (!Array.isArray(inputs) || inputs.length > MAX_BATCH) {
@@ -162,28 +182,77 @@ export class MessageRepository extends BaseRepository<Message, string> {
         return value == null ? null : type === 'jsonb' ? JSON.stringify(value) : value
       }),
     )
-    const target = sql.raw(used.map(([field]) => MESSAGE_FIELDS[field]).join(', '))
-    const select = sql.raw(
-      used.map(([field, , fallback]) => (fallback ? `coalesce(t.${field}, ${fallback})` : `t.${field}`)).join(', '),
-    )
-    const alias = sql.raw(`t(${used.map(([field]) => field).join(', ')}, ord)`)
-    const unnest = sql.join(used.map(([, type], c) => sql`${arrays[c]}::${sql.raw(type)}[]`))
-    return sql<any>`
-      INSERT INTO messages (${target})
-      SELECT ${select} FROM unnest(${unnest}) WITH ORDINALITY AS ${alias}
-      ORDER BY t.ord
-      ${returning ? sql`RETURNING ${MESSAGE_RETURNING}` : sql``}
-    `.execute(this.db).catch(rethrowTyped)
+    const columns = used.map(([field]) => MESSAGE_FIELDS[field])
+    const shape = `messages.bulk:${returning ? 'returning' : 'count'}:${columns}`
+    // Built with Kysely's builder, not one raw statement: a `withSchema` scope's plugin qualifies
+    // the tables of builder nodes (it leaves a raw statement's `sql.table()` alone).
+    return this.cached<any>(shape, arrays, (slots) => {
+      const select = sql.raw(
+        used
+          .map(([field, , fallback], c) => `${fallback ? `coalesce(t.${field}, ${fallback})` : `t.${field}`} AS ${columns[c]}`)
+          .join(', '),
+      )
+      const alias = sql.raw(`t(${used.map(([field]) => field).join(', ')}, ord)`)
+      const unnest = sql.join(used.map(([, type], c) => sql`${slots[c]}::${sql.raw(type)}[]`))
+      const insert = this.any
+        // The typings take only builders here; Kysely accepts any expression (a raw one: in parentheses).
+        .with('i', sql`(SELECT ${select}, t.ord FROM unnest(${unnest}) WITH ORDINALITY AS ${alias})` as never)
+        .with('counts', (qc) => qc.selectFrom('i').select(['session_id', sql`count(*)`.as('n')]).groupBy('session_id'))
+        .with(
+          (cte) => cte('locked').materialized(),
+          (qc) =>
+            qc
+              .selectFrom('sessions as s')
+              .select('s.id')
+              .where('s.id', 'in', qc.selectFrom('counts').select('session_id'))
+              .orderBy('s.id')
+              .forNoKeyUpdate(),
+        )
+        .with('bases', (qc) =>
+          qc
+            .updateTable('sessions as s')
+            .set({ last_seq: sql`s.last_seq + c.n` })
+            .from('counts as c')
+            .innerJoin('locked as l', 'l.id', 'c.session_id')
+            .whereRef('s.id', '=', 'c.session_id')
+            .returning(['s.id', sql`s.last_seq - c.n`.as('base')]),
+        )
+        .insertInto('messages')
+        .columns([...columns, 'seq'])
+        .expression((eb) =>
+          eb
+            .selectFrom('i')
+            .leftJoin('bases as b', 'b.id', 'i.session_id')
+            .select([
+              ...columns.map((c) => `i.${c}`),
+              sql`coalesce(b.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord), 0)`.as('seq'),
+            ])
+            .orderBy('i.ord'),
+        )
+      return returning ? insert.returning(messageColumns) : insert
+    })
   }
 
   /**
-   * A session's messages in the order they were written: oldest first, or latest first with
-   * `order: 'desc'`. Keyset-paged on an index, so the cost does not grow with the table. The
-   * returned array carries `nextCursor` for the following call (null at the end).
+   * A session's messages in the order they were written (`seq`, which within a session is commit
+   * order): oldest first, or latest first with `order: 'desc'`. Keyset-paged on the index
+   * `(session_id, seq)`, so the cost does not grow with the table. The returned array carries
+   * `nextCursor` for the following call (null at the end) and `endCursor`, the position reached:
+   * a follower that keeps passing `endCursor` sees every message written to the session exactly
+   * once, also while other transactions are appending to it.
    *
    * @example
    * ```ts
    * const last50 = (await db.messages.listBySession(sessionId, { limit: 50, order: 'desc' })).reverse()
+   *
+   * // following a conversation
+   * let cursor: string | null = null
+   * for (;;) {
+   *   const page = await db.messages.listBySession(sessionId, { cursor })
+   *   for (const m of page) show(m)
+   *   cursor = page.endCursor
+   *   if (page.nextCursor === null) await nextPoll()
+   * }
    * ```
    */
   async listBySession(sessionId: string, options: ListBySessionOptions = {}): Promise<MessageList> {
@@ -195,7 +264,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
     if (order !== 'asc' && order !== 'desc') {
       throw new ValidationError([{ field: 'order', messages: ["order must be 'asc' or 'desc'"] }], context)
     }
-    const after = opts.cursor == null ? undefined : this.decodeCursor(opts.cursor, context)
+    const after = opts.cursor == null ? undefined : decodeSeqCursor(opts.cursor, context)
     const args = after === undefined ? [sessionId, limit + 1] : [sessionId, after, limit + 1]
     const shape = `messages.listBySession:${order}:${after === undefined ? 'first' : 'after'}`
     const { rows } = await this.cached(shape, args, (slots) => {
@@ -203,8 +272,11 @@ export class MessageRepository extends BaseRepository<Message, string> {
       if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
       return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
     })
-    const { items, nextCursor } = this.toPage(rows, limit)
-    return Object.assign(items, { nextCursor })
+    const more = rows.length > limit
+    const items = (more ? rows.slice(0, limit) : rows).map(toMessage)
+    const last = items[items.length - 1]
+    const endCursor = last === undefined ? (after === undefined ? null : encodeCursor(after)) : encodeCursor(last.seq)
+    return Object.assign(items, { nextCursor: more ? endCursor : null, endCursor })
   }
 
   /**
@@ -242,4 +314,19 @@ export class MessageRepository extends BaseRepository<Message, string> {
     )
     return Number(result.numAffectedRows ?? 0n)
   }
+}
+
+/** The `seq` a `listBySession` cursor holds: a positive safe integer, or ValidationError. */
+function decodeSeqCursor(cursor: unknown, context: string): number {
+  const bad = () => new ValidationError([{ field: 'cursor', messages: ['cursor is not a cursor this method returned'] }], context)
+  if (typeof cursor !== 'string' || cursor.length > 200) throw bad()
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw bad()
+  }
+  const seq = isPlainObject(value) ? value.k : undefined
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) throw bad()
+  return seq as number
 }

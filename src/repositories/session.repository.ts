@@ -2,6 +2,7 @@ import type { Kysely, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { CreateSessionInput, Session, sessionColumns, toSession, UpdateSessionInput } from '../models/session.model.js'
 import { assertId, assertOptions, validateInput } from '../validation.js'
+import type { QueryContext } from '../execution/query-context.js'
 import { BaseRepository, readLimit, whereEq, type ListOptions } from './base.repository.js'
 
 /** Filters of `sessions.list` and `sessions.count`: left out = any, null = none. */
@@ -29,8 +30,8 @@ const SESSION_FIELDS = {
  * ```
  */
 export class SessionRepository extends BaseRepository<Session, string> {
-  constructor(db: Kysely<Database>) {
-    super(db, {
+  constructor(executor: Kysely<Database> | QueryContext) {
+    super(executor, {
       table: 'sessions',
       name: 'sessions',
       columns: sessionColumns,

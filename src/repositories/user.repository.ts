@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { CreateUserInput, toUser, UpdateUserInput, User, userColumns } from '../models/user.model.js'
 import { assertOptions, assertText, validateInput } from '../validation.js'
+import type { QueryContext } from '../execution/query-context.js'
 import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
 
 const USER_FIELDS = { email: 'email', phoneNumber: 'phone_number', userData: 'user_data' } as const
@@ -15,8 +16,8 @@ const USER_FIELDS = { email: 'email', phoneNumber: 'phone_number', userData: 'us
  * ```
  */
 export class UserRepository extends BaseRepository<User, number> {
-  constructor(db: Kysely<Database>) {
-    super(db, {
+  constructor(executor: Kysely<Database> | QueryContext) {
+    super(executor, {
       table: 'users',
       name: 'users',
       columns: userColumns,

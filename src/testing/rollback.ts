@@ -1,6 +1,6 @@
 import { Db } from '../db.js'
 import { DataLayerError } from '../errors.js'
-import type { TransactionHandle } from '../transaction.js'
+import type { TransactionHandle } from '../db.js'
 
 /**
  * Runs `fn` with a Db bound to a transaction that is always rolled back, and returns what `fn`
@@ -18,7 +18,7 @@ import type { TransactionHandle } from '../transaction.js'
  */
 export async function withRollback<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   const handle = await db.startTransaction()
-  return runThenRollBack(handle, () => Db.inTransactionScope(db, () => fn(handle.db)))
+  return runThenRollBack(handle, () => Db.inTransactionScope(handle.db, () => fn(handle.db)))
 }
 
 /**

@@ -151,10 +151,15 @@ export function describeRepositoryConformance<
 
     test('update changes only the given fields and returns the row', async ({ db }) => {
       const [row] = await make(db, 1)
+      // The updated_at trigger sets clock_timestamp() (not the transaction's now()): after a pause
+      // longer than a JS Date's 1 ms resolution, the update's updatedAt is strictly later.
+      await new Promise((resolve) => setTimeout(resolve, 5))
       const updated = await spec.repo(db).update(row!.id, spec.patch)
       expect(updated).toEqual({ ...row, ...spec.patch, updatedAt: updated!.updatedAt })
       expect(updated).toBeInstanceOf(spec.entity)
-      expect(updated!.updatedAt.getTime()).toBeGreaterThanOrEqual(row!.updatedAt.getTime())
+      expect(updated!.updatedAt.getTime(), 'updatedAt is set by the trigger on UPDATE').toBeGreaterThan(
+        row!.updatedAt.getTime(),
+      )
       expect(await spec.repo(db).get(row!.id)).toEqual(updated)
     })
 

@@ -10,6 +10,8 @@ beforeAll(async () => {
 })
 afterAll(() => db?.close())
 
+const ALL = ['0001-initial-schema', '0002-session-message-order']
+
 const tables = async (): Promise<string[]> =>
   (
     await db.query<{ name: string }>(
@@ -28,24 +30,78 @@ describe('migrations', () => {
 
   test('migrationStatus() lists every shipped migration with when it was applied', async () => {
     const status = await db.migrationStatus()
-    expect(status.map((m) => m.name)).toEqual(['0001-initial-schema'])
-    expect(status[0]?.executedAt).toBeInstanceOf(Date)
+    expect(status.map((m) => m.name)).toEqual(ALL)
+    for (const m of status) expect(m.executedAt).toBeInstanceOf(Date)
   })
 
-  test('migrateDown() reverts the latest migration; migrate() applies it again', async () => {
+  test('migrateDown() reverts the latest migration, one per call; migrate() applies them again', async () => {
+    expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
+    expect(await tables()).toEqual(['agents', 'memories', 'messages', 'sessions', 'users'])
     expect(await db.migrateDown()).toEqual(['0001-initial-schema'])
     expect(await tables()).toEqual([])
-    expect((await db.migrationStatus())[0]?.executedAt).toBeNull()
+    expect((await db.migrationStatus()).map((m) => m.executedAt)).toEqual([null, null])
     // Nothing left to revert.
     expect(await db.migrateDown()).toEqual([])
 
-    expect(await db.migrate()).toEqual(['0001-initial-schema'])
+    expect(await db.migrate()).toEqual(ALL)
     expect(await tables()).toEqual(['agents', 'memories', 'messages', 'sessions', 'users'])
-    expect((await db.migrationStatus())[0]?.executedAt).toBeInstanceOf(Date)
-    // The schema works again, triggers included.
+    for (const m of await db.migrationStatus()) expect(m.executedAt).toBeInstanceOf(Date)
+    // The schema works again, triggers included: the updated_at trigger sets clock_timestamp(),
+    // so after a pause longer than a JS Date's 1 ms resolution an UPDATE makes updatedAt strictly
+    // later (without the trigger it stays as created).
     const agent = await db.agents.create({ name: 'after-remigrate', type: 't', model: 'm' })
+    await new Promise((resolve) => setTimeout(resolve, 5))
     const updated = await db.agents.update(agent.id, { model: 'm2' })
-    expect(updated?.updatedAt.getTime()).toBeGreaterThanOrEqual(agent.updatedAt.getTime())
+    expect(updated?.updatedAt.getTime()).toBeGreaterThan(agent.updatedAt.getTime())
+    const s = await db.sessions.create({})
+    expect((await db.messages.createMany([{ sessionId: s.id, role: 'user' }, { sessionId: s.id, role: 'user' }])).map((m) => m.seq)).toEqual([1, 2])
+    expect((await db.messages.create({ sessionId: s.id, role: 'user' })).seq).toBe(3)
     expect(await db.migrate()).toEqual([])
+  })
+
+  test('0002 keeps existing messages\' numbers and sessions\' updated_at; its down() renumbers, keeping each session\'s order', async () => {
+    const seqOf = async (session: string) =>
+      (await db.query<{ seq: string; text: string }>('SELECT seq::text, text_content AS text FROM messages WHERE session_id = $1 ORDER BY messages.seq', [session]))
+    expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
+    // Under 0001: one global identity.
+    const [a, b] = await db.query<{ id: string }>(
+      `INSERT INTO sessions (name, updated_at) VALUES ('a', '2020-01-01Z'), ('b', '2020-01-02Z') RETURNING id`,
+    )
+    for (const [i, session] of [a, b, a, b, a].entries()) {
+      await db.query(`INSERT INTO messages (session_id, role, text_content) VALUES ($1, 'user', $2)`, [session!.id, `old${i}`])
+    }
+    const before = [await seqOf(a!.id), await seqOf(b!.id)]
+    expect(before[0]!.map((m) => m.text)).toEqual(['old0', 'old2', 'old4'])
+
+    expect(await db.migrate()).toEqual(['0002-session-message-order'])
+    expect([await seqOf(a!.id), await seqOf(b!.id)]).toEqual(before)
+    const sessions = await db.query<{ name: string; last_seq: string; updated_at: Date }>(
+      'SELECT name, last_seq::text, updated_at FROM sessions WHERE id = ANY($1) ORDER BY name',
+      [[a!.id, b!.id]],
+    )
+    expect(sessions.map((r) => [r.name, r.last_seq, r.updated_at.toISOString()])).toEqual([
+      ['a', before[0]!.at(-1)!.seq, '2020-01-01T00:00:00.000Z'],
+      ['b', before[1]!.at(-1)!.seq, '2020-01-02T00:00:00.000Z'],
+    ])
+    // New messages continue each session's count; a new session counts from 1.
+    const next = await db.messages.create({ sessionId: a!.id, role: 'user', textContent: 'new-a' })
+    expect(next.seq).toBe(Number(before[0]!.at(-1)!.seq) + 1)
+    const c = await db.sessions.create({ name: 'c' })
+    await db.messages.createMany(['c1', 'c2', 'c3'].map((t) => ({ sessionId: c.id, role: 'user' as const, textContent: t })))
+    expect((await seqOf(c.id)).map((m) => m.seq)).toEqual(['1', '2', '3'])
+
+    // down(): numbers unique across the table again, each session's order kept, identity restarts above them.
+    expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
+    const after = [await seqOf(a!.id), await seqOf(b!.id), await seqOf(c.id)]
+    expect(after.map((list) => list.map((m) => m.text))).toEqual([['old0', 'old2', 'old4', 'new-a'], ['old1', 'old3'], ['c1', 'c2', 'c3']])
+    const all = after.flat().map((m) => Number(m.seq))
+    expect(new Set(all).size).toBe(all.length)
+    const [{ seq }] = (await db.query<{ seq: string }>(
+      `INSERT INTO messages (session_id, role) VALUES ($1, 'user') RETURNING seq::text`,
+      [c.id],
+    )) as [{ seq: string }]
+    expect(Number(seq)).toBeGreaterThan(Math.max(...all))
+    expect(await db.migrate()).toEqual(['0002-session-message-order'])
+    expect((await db.messages.create({ sessionId: c.id, role: 'user' })).seq).toBe(Number(seq) + 1)
   })
 })

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { ConnectionError, Db, TransactionClosedError, ValidationError } from '../../src/index.js'
+import { Db, MisuseError, TransactionClosedError, ValidationError } from '../../src/index.js'
 import { backend, openTestDb } from '../support/test-db.js'
 
 let db: Db
@@ -229,7 +229,7 @@ describe.runIf(backend === 'pglite')('embedded PGlite (one connection)', () => {
       })
       .catch((e: unknown) => e)
     expect(Date.now() - started).toBeLessThan(3_000)
-    expect(err).toBeInstanceOf(ConnectionError)
+    expect(err).toBeInstanceOf(MisuseError)
     expect(err).toMatchObject({ code: 'SELF_DEADLOCK' })
     expect((err as Error).message).toMatch(/transaction's Db/)
     // The transaction was rolled back and the Db is usable again.

@@ -24,7 +24,7 @@ describeRepositoryConformance<Message, string, string>({
   input: (sessionId, i) => ({ sessionId, role: 'user', textContent: `conf-${i}` }),
   jsonFields: ['rawPayload', 'toolCalls', 'toolOutputs', 'context', 'channelPayload'],
   patch: { textContent: 'edited', flagged: 'spam', toolCalls: { search: { q: 'x' } } },
-  pageKey: 'bigint',
+  pageKey: 'uuid', // seq is unique only within a session: page() walks messages by id
   missingId: () => randomUUID(),
 })
 
@@ -211,6 +211,27 @@ describe('messages.listBySession / count', () => {
     expect(texts(last2)).toEqual(['d', 'c'])
     expect(last2.nextCursor).not.toBeNull()
     expect(texts(await db.messages.listBySession(s.id, { order: 'desc', cursor: last2.nextCursor }))).toEqual(['b', 'a'])
+  })
+
+  test('endCursor: the position reached, set at the end too, so a reader resumes there', async ({ db }) => {
+    const s = await newSession(db)
+    const empty = await db.messages.listBySession(s.id)
+    expect([empty.nextCursor, empty.endCursor]).toEqual([null, null])
+    await db.messages.createMany(['a', 'b', 'c'].map((t) => ({ sessionId: s.id, role: 'user' as const, textContent: t })))
+    const first = await db.messages.listBySession(s.id, { limit: 2 })
+    expect(first.endCursor).toBe(first.nextCursor)
+    const rest = await db.messages.listBySession(s.id, { limit: 2, cursor: first.nextCursor })
+    expect(texts(rest)).toEqual(['c'])
+    expect(rest.nextCursor).toBeNull()
+    expect(rest.endCursor).not.toBeNull()
+    const none = await db.messages.listBySession(s.id, { cursor: rest.endCursor })
+    expect(none).toHaveLength(0)
+    expect(none.endCursor).toBe(rest.endCursor) // nothing new: the same position
+    await db.messages.create({ sessionId: s.id, role: 'assistant', textContent: 'd' })
+    expect(texts(await db.messages.listBySession(s.id, { cursor: none.endCursor }))).toEqual(['d'])
+    // Cursors hold a message's seq: a cursor of another kind (a page() cursor, an id) is refused.
+    const page = await db.messages.page({ limit: 1 })
+    await expectValidation(db.messages.listBySession(s.id, { cursor: page.nextCursor }), 'cursor')
   })
 
   test('an unknown session has no messages', async ({ db }) => {

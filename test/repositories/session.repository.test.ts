@@ -110,9 +110,14 @@ describe('sessions.list / count (list_sessions)', () => {
       await db.sessions.create({ userId: user.id, name: 'b' }),
       await db.sessions.create({ userId: user.id, name: 'c' }),
     ]
+    // PGlite's clock can give two statements in one millisecond the same timestamp: space them.
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 3))
+    await tick()
     await db.sessions.update(b!.id, { platform: 'web' })
     expect((await db.sessions.list({ userId: user.id }))[0]!.id).toBe(b!.id)
+    await tick()
     await db.sessions.update(a!.id, { name: 'a2' })
+    await tick()
     await db.sessions.finish(c!.id)
     const order = (await db.sessions.list({ userId: user.id })).map((s) => s.id)
     expect(order).toEqual([c!.id, a!.id, b!.id])

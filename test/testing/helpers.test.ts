@@ -1,6 +1,6 @@
 /** withRollback, rollbackEach and createTestDb: the framework-agnostic building blocks. */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { ConnectionError, Db, TransactionClosedError, ValidationError } from '../../src/index.js'
+import { ConnectionError, Db, MisuseError, TransactionClosedError, ValidationError } from '../../src/index.js'
 import { createTestDb, rollbackEach, withRollback } from '../../src/testing/index.js'
 import { backend, openTestDb, serverUrl } from '../support/test-db.js'
 
@@ -55,7 +55,7 @@ describe('withRollback', () => {
   test.runIf(backend === 'pglite')('on PGlite, a query on the root Db inside fails fast with SELF_DEADLOCK', async () => {
     const started = Date.now()
     const err = await withRollback(testDb, () => testDb.users.list()).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(ConnectionError)
+    expect(err).toBeInstanceOf(MisuseError)
     expect(err).toMatchObject({ code: 'SELF_DEADLOCK' })
     expect(Date.now() - started).toBeLessThan(3_000)
     expect(await testDb.users.count()).toBe(0) // and the Db is usable again

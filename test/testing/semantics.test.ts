@@ -117,15 +117,45 @@ describe('3. a test that throws or fails still rolls back', () => {
     expect(await snapshot()).toEqual(EMPTY_BUT_SEED)
   })
 
-  // vitest reports this test as passed because it fails, as expected: its writes must not survive.
+  // A real vitest test that fails on its assertion, after writing through the fixture: its writes
+  // must not survive. test.fails alone would pass for any error (a crash, a TransactionClosedError,
+  // a typo), so the body lets only the expected assertion failure through; anything else (or no
+  // failure) is swallowed, which makes test.fails report this test, and is named by the next test.
+  // (What the error was is copied when caught: vitest rewrites a failed test's error afterwards.)
+  const EXPECTED_FAILURE = {
+    name: 'AssertionError',
+    message: 'expected 1 to be +0 // Object.is equality',
+    actual: 1,
+    expected: 0,
+  }
+  let failingTest: { wrote?: number; error?: Record<string, unknown> } | undefined
   test.fails('a failing vitest test', async ({ db }) => {
-    await createUserWithSession(db, 'failing@example.com')
-    expect(await db.users.count()).toBe(0) // fails
+    failingTest = {}
+    try {
+      const { user } = await createUserWithSession(db, 'failing@example.com')
+      failingTest.wrote = user.id
+      expect(await db.users.count()).toBe(0) // fails: the user above is there
+    } catch (e) {
+      const { name, message, actual, expected } = e as Record<string, unknown>
+      failingTest.error = { name, message, actual, expected }
+      const expectedOne = Object.entries(EXPECTED_FAILURE).every(([key, value]) => failingTest!.error![key] === value)
+      if (e instanceof Error && expectedOne) throw e
+    }
   })
 
-  test('the test after a failing one starts clean', async ({ db }) => {
+  test('the test before failed on its assertion, after its writes, and this one starts clean', async ({ db }) => {
+    expect(failingTest, 'the failing test did not run before this one').toBeDefined()
+    expect(failingTest!.wrote, 'the failing test did not get to write').toEqual(expect.any(Number))
+    expect(failingTest!.error, 'the failing test did not fail on its assertion').toEqual(EXPECTED_FAILURE)
+    // The fixture rolled the failing test's transaction back: nothing it wrote is left.
+    expect(await db.users.get(failingTest!.wrote!)).toBeNull()
     expect(await db.users.getByEmail('failing@example.com')).toBeNull()
     expect(await snapshot(db)).toEqual(EMPTY_BUT_SEED)
+  })
+
+  test('and nothing of it is left on the root Db either', async () => {
+    expect(await testDb.users.getByEmail('failing@example.com')).toBeNull()
+    expect(await snapshot()).toEqual(EMPTY_BUT_SEED)
   })
 })
 

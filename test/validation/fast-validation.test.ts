@@ -22,7 +22,7 @@ import {
 import { describe, expect, test } from 'vitest'
 import { ValidationError, type FieldIssue } from '../../src/errors.js'
 import { compileAcceptor } from '../../src/fast-validation.js'
-import { MIN_TIMESTAMP_MS, unsafeTextReason, validateInput } from '../../src/validation.js'
+import { MIN_TIMESTAMP_MS, TRUSTED_VALIDATORS, unsafeTextReason, validateInput } from '../../src/validation.js'
 import {
   BAD_IDS,
   BAD_UUIDS,
@@ -232,7 +232,7 @@ describe('compiled acceptor agrees with class-validator', () => {
   ]
 
   test.each(fuzzed)('%s: accepts exactly what validateSync accepts', (_name, cls) => {
-    const accept = compileAcceptor(cls)
+    const accept = compileAcceptor(cls, TRUSTED_VALIDATORS)
     const mismatches: string[] = []
     let accepted = 0
     for (const input of inputs(cls, COUNT, 0x5eed)) {
@@ -310,23 +310,23 @@ describe('compiled acceptor falls back on what it does not know', () => {
   ] as const)('%s: always false, class-validator decides', (_label, cls, valid) => {
     const instance = Object.assign(new (cls as InputClass)(), valid)
     expect(validateSync(instance)).toEqual([]) // class-validator accepts it…
-    expect(compileAcceptor(cls)(instance)).toBe(false) // …the acceptor leaves it to class-validator
+    expect(compileAcceptor(cls, TRUSTED_VALIDATORS)(instance)).toBe(false) // …the acceptor leaves it to class-validator
     expect(validateInput(cls as InputClass, valid, 'test')).toEqual(instance)
   })
 
   test('a rule named like a built-in is not taken for it', () => {
     const instance = Object.assign(new Impostor(), { n: 7 })
     expect(validateSync(instance)).not.toEqual([])
-    expect(compileAcceptor(Impostor)(instance)).toBe(false)
+    expect(compileAcceptor(Impostor, TRUSTED_VALIDATORS)(instance)).toBe(false)
   })
 
   test('a class with no rules: never accepted (forbidUnknownValues)', () => {
-    expect(compileAcceptor(NoRules)(new NoRules())).toBe(false)
+    expect(compileAcceptor(NoRules, TRUSTED_VALIDATORS)(new NoRules())).toBe(false)
   })
 
   test('an instance of another class is left to class-validator', () => {
     const [, cls] = classes.find(([name]) => name === 'UpdateUserInput')!
-    expect(compileAcceptor(cls)(new cls())).toBe(true)
-    expect(compileAcceptor(cls)({})).toBe(false)
+    expect(compileAcceptor(cls, TRUSTED_VALIDATORS)(new cls())).toBe(true)
+    expect(compileAcceptor(cls, TRUSTED_VALIDATORS)({})).toBe(false)
   })
 })

@@ -2,17 +2,24 @@
  * Workload 9: messages.createMany of N rows, against the ways to bulk-load with raw pg: COPY FROM
  * STDIN (the floor; the baseline when available), unnest arrays, multi-row VALUES (chunked under
  * the 65 535-parameter limit, in one transaction), and the same with Kysely and Drizzle.
+ * Every contender reserves the session's numbers once (`last_seq += n`) and writes explicit `seq`
+ * values in the same transaction, as createMany does: left at 0, seq would be assigned by the
+ * per-row trigger, which updates the session row once per message.
  */
+import { sql } from 'kysely'
+import type pg from 'pg'
 import type { Db } from '../../../src/index.js'
 import type { CreateMessageInput } from '../../../src/models/message.model.js'
-import { messages } from '../drizzle-schema.js'
+import { eq, sql as dsql } from 'drizzle-orm'
+import { messages, sessionCounters } from '../drizzle-schema.js'
 import { copyFrom, copyText } from '../copy-in.js'
 import { SQL } from '../sql.js'
 import type { BenchContext, Contender } from '../types.js'
 import { affected, check, LABELS } from './common.js'
 
 type Input = Required<Pick<CreateMessageInput, 'sessionId' | 'userId' | 'agentId' | 'role' | 'textContent'>>
-const COLUMNS = 5
+/** Parameters per row of the VALUES contenders (seq and the five input columns). */
+const COLUMNS = 6
 const MAX_PARAMS = 65_535
 const CHUNK = Math.floor(MAX_PARAMS / COLUMNS)
 
@@ -38,20 +45,22 @@ function valuesSql(n: number): string {
   const parts: string[] = new Array(n)
   for (let r = 0; r < n; r++) {
     const b = r * COLUMNS
-    parts[r] = `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5})`
+    parts[r] = `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`
   }
-  return `INSERT INTO messages (session_id, user_id, agent_id, role, text_content) VALUES ${parts.join(', ')}`
+  return `INSERT INTO messages (seq, session_id, user_id, agent_id, role, text_content) VALUES ${parts.join(', ')}`
 }
 
-function valuesParams(rows: readonly Input[]): unknown[] {
+/** Parameters of `rows`, numbered from `first`. */
+function valuesParams(rows: readonly Input[], first: number): unknown[] {
   const params: unknown[] = new Array(rows.length * COLUMNS)
   rows.forEach((r, k) => {
     const b = k * COLUMNS
-    params[b] = r.sessionId
-    params[b + 1] = r.userId
-    params[b + 2] = r.agentId
-    params[b + 3] = r.role
-    params[b + 4] = r.textContent
+    params[b] = first + k
+    params[b + 1] = r.sessionId
+    params[b + 2] = r.userId
+    params[b + 3] = r.agentId
+    params[b + 4] = r.role
+    params[b + 5] = r.textContent
   })
   return params
 }
@@ -60,17 +69,21 @@ function unnestParams(rows: readonly Input[]): unknown[][] {
   return [rows.map((r) => r.sessionId), rows.map((r) => r.userId), rows.map((r) => r.agentId), rows.map((r) => r.role), rows.map((r) => r.textContent)]
 }
 
-/** Runs `fn` in one transaction on one client when there is more than one statement. */
-async function atomically(ctx: BenchContext, statements: number, fn: (q: (text: string, values: unknown[]) => Promise<number>) => Promise<number>): Promise<number> {
+type Client = pg.PoolClient
+
+/**
+ * Runs `fn` in one transaction on one client, with `base`: the session's `last_seq` before the
+ * `n` numbers reserved for the rows (the rows get base + 1 … base + n).
+ */
+async function reserving(ctx: BenchContext, session: string, n: number, fn: (client: Client, base: number) => Promise<number>): Promise<number> {
   const client = await ctx.raw.connect()
-  const q = async (text: string, values: unknown[]) => (await client.query(text, values)).rowCount ?? 0
   try {
-    if (statements === 1) return await fn(q)
     await client.query('BEGIN')
     try {
-      const n = await fn(q)
+      const base = Number((await client.query(SQL.bulkReserve, [session, n])).rows[0].base)
+      const written = await fn(client, base)
       await client.query('COMMIT')
-      return n
+      return written
     } catch (err) {
       await client.query('ROLLBACK')
       throw err
@@ -85,50 +98,57 @@ export function bulkContenders(ctx: BenchContext, inputs: Input[]): Contender[] 
   const n = inputs.length
   const warmRows = inputs.slice(0, Math.min(1000, n))
 
-  const copy = async (rows: Input[]) => {
-    let data = ''
-    for (const r of rows) {
-      data += `${r.sessionId}\t${r.userId}\t${r.agentId}\t${r.role}\t${copyText(r.textContent)}\n`
-    }
-    const client = await raw.connect()
-    try {
-      return await copyFrom(client, SQL.bulkCopy, data)
-    } finally {
-      client.release()
-    }
-  }
+  const copy = (rows: Input[]) =>
+    reserving(ctx, rows[0]!.sessionId, rows.length, (client, base) => {
+      let data = ''
+      rows.forEach((r, k) => {
+        data += `${base + k + 1}\t${r.sessionId}\t${r.userId}\t${r.agentId}\t${r.role}\t${copyText(r.textContent)}\n`
+      })
+      return copyFrom(client, SQL.bulkCopy, data)
+    })
   const unnest = async (rows: Input[]) => (await raw.query(SQL.bulkUnnest, unnestParams(rows))).rowCount
   const unnestReturning = async (rows: Input[]) => (await raw.query(SQL.bulkUnnestReturning, unnestParams(rows))).rows.length
-  const values = (rows: Input[]) => {
-    const parts = chunks(rows, CHUNK)
-    return atomically(ctx, parts.length, async (q) => {
+  const values = (rows: Input[]) =>
+    reserving(ctx, rows[0]!.sessionId, rows.length, async (client, base) => {
       let total = 0
-      for (const part of parts) total += await q(valuesSql(part.length), valuesParams(part))
+      for (const part of chunks(rows, CHUNK)) {
+        total += (await client.query(valuesSql(part.length), valuesParams(part, base + total + 1))).rowCount ?? 0
+      }
       return total
     })
-  }
-  const toRow = (r: Input) => ({ session_id: r.sessionId, user_id: r.userId, agent_id: r.agentId, role: r.role, text_content: r.textContent })
-  const kyselyValues = async (rows: Input[]) => {
-    const parts = chunks(rows, CHUNK)
-    const write = async (db: typeof kysely) => {
+  const toRow = (r: Input, seq: number) => ({ seq, session_id: r.sessionId, user_id: r.userId, agent_id: r.agentId, role: r.role, text_content: r.textContent })
+  const kyselyValues = (rows: Input[]) =>
+    kysely.transaction().execute(async (db) => {
+      const n = rows.length
+      const { base } = await db
+        .updateTable('sessions')
+        .set({ last_seq: sql<string>`last_seq + ${n}` })
+        .where('id', '=', rows[0]!.sessionId)
+        .returning(sql<string>`last_seq - ${n}`.as('base'))
+        .executeTakeFirstOrThrow()
       let total = 0
-      for (const part of parts) {
-        const result = await db.insertInto('messages').values(part.map(toRow)).executeTakeFirst()
+      for (const part of chunks(rows, CHUNK)) {
+        const first = Number(base) + total + 1
+        const result = await db.insertInto('messages').values(part.map((r, k) => toRow(r, first + k))).executeTakeFirst()
         total += Number(result.numInsertedOrUpdatedRows ?? 0n)
       }
       return total
-    }
-    return parts.length === 1 ? write(kysely) : kysely.transaction().execute(write)
-  }
-  const drizzleValues = async (rows: Input[]) => {
-    const parts = chunks(rows, CHUNK)
-    const write = async (db: Pick<typeof d, 'insert'>) => {
+    })
+  const drizzleValues = (rows: Input[]) =>
+    d.transaction(async (tx) => {
+      const n = rows.length
+      const [reserved] = await tx
+        .update(sessionCounters)
+        .set({ lastSeq: dsql`${sessionCounters.lastSeq} + ${n}` })
+        .where(eq(sessionCounters.id, rows[0]!.sessionId))
+        .returning({ base: dsql<string>`${sessionCounters.lastSeq} - ${n}` })
       let total = 0
-      for (const part of parts) total += affected(await db.insert(messages).values(part))
+      for (const part of chunks(rows, CHUNK)) {
+        const first = Number(reserved!.base) + total + 1
+        total += affected(await tx.insert(messages).values(part.map((r, k) => ({ ...r, seq: first + k }))))
+      }
       return total
-    }
-    return parts.length === 1 ? write(d) : d.transaction(write)
-  }
+    })
   const createMany = async (db: Db, rows: Input[]) => {
     const created = await db.messages.createMany(rows)
     check(created[0]?.sessionId === rows[0]!.sessionId && created[0]!.seq < created[created.length - 1]!.seq, 'rows in input order')
@@ -166,7 +186,8 @@ export async function probeCopy(ctx: Pick<BenchContext, 'raw'>, session: string)
   const client = await ctx.raw.connect()
   try {
     await client.query('BEGIN')
-    const n = await copyFrom(client, SQL.bulkCopy, `${session}\t1\t1\tuser\tprobe\n`)
+    const base = Number((await client.query(SQL.bulkReserve, [session, 1])).rows[0].base)
+    const n = await copyFrom(client, SQL.bulkCopy, `${base + 1}\t${session}\t1\t1\tuser\tprobe\n`)
     await client.query('ROLLBACK')
     return n === 1 ? null : `COPY reported ${n} rows for 1`
   } catch (err) {

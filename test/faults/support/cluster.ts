@@ -4,20 +4,35 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from './net.js'
+import { toolMissing } from './tools.js'
 
 const run = promisify(execFile)
 
 /** Where Debian puts the PostgreSQL 15 server binaries. */
 export const PG_BIN = process.env.AMDB_PG_BIN ?? '/usr/lib/postgresql/15/bin'
 
-/** True when a throwaway cluster can be made here (binaries present, a `postgres` OS user). */
+/**
+ * True when a throwaway cluster can be made here (binaries present, a `postgres` OS user). When
+ * it cannot and AMDB_REQUIRE_FAULT_TOOLS is set (CI), throws saying what is missing instead.
+ */
 export function clusterSupported(): boolean {
-  if (!existsSync(join(PG_BIN, 'initdb')) || !existsSync(join(PG_BIN, 'pg_ctl'))) return false
+  const missing = clusterMissing()
+  if (missing === undefined) return true
+  toolMissing(`a private PostgreSQL cluster cannot be made here: ${missing}`)
+  return false
+}
+
+/** What is missing to make a throwaway cluster, or undefined. */
+function clusterMissing(): string | undefined {
+  const binaries = ['initdb', 'pg_ctl'].filter((name) => !existsSync(join(PG_BIN, name)))
+  if (binaries.length > 0) {
+    return `${binaries.join(', ')} not found in ${PG_BIN} (set AMDB_PG_BIN, or install the server package, e.g. postgresql-15)`
+  }
   try {
     execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' })
-    return true
+    return undefined
   } catch {
-    return false
+    return 'there is no `postgres` OS user to run them as'
   }
 }
 

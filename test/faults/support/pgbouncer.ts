@@ -4,13 +4,19 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './net.js'
+import { toolMissing } from './tools.js'
 import { sleep } from './wait.js'
 
 const CANDIDATES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer']
 
-/** The pgbouncer binary, or undefined when it is not installed. */
+/**
+ * The pgbouncer binary, or undefined when it is not installed. When it is not and
+ * AMDB_REQUIRE_FAULT_TOOLS is set (CI), throws instead.
+ */
 export function pgbouncerBinary(): string | undefined {
-  return CANDIDATES.find((p) => existsSync(p))
+  const bin = CANDIDATES.find((p) => existsSync(p))
+  if (bin === undefined) toolMissing(`pgbouncer is not installed (looked for ${CANDIDATES.join(', ')}; apt-get install -y pgbouncer)`)
+  return bin
 }
 
 /** `[major, minor]` of the installed pgbouncer, e.g. `[1, 18]`. */

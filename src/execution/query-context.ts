@@ -1,0 +1,43 @@
+import type { Compilable, Kysely, QueryResult } from 'kysely'
+import type { Database } from '../generated/database.js'
+import { translateError } from '../pg-errors.js'
+import { CompiledShapes } from './compiled-shapes.js'
+
+/**
+ * What a repository runs its queries through: a Kysely instance to build them with, and a way to
+ * run a query compiled once per shape. A Db hands its repositories its scope (statements go
+ * straight to its connection); a repository built on a bare Kysely gets {@link kyselyContext}.
+ */
+export interface QueryContext {
+  readonly kysely: Kysely<Database>
+  runCompiled<R>(
+    shape: string,
+    args: readonly unknown[],
+    build: (slots: readonly unknown[]) => Compilable<R>,
+  ): Promise<QueryResult<R>>
+}
+
+/**
+ * A query context over any Kysely instance (e.g. `db.kysely.withSchema('tenant_b')`): its own
+ * compiled shapes, so SQL compiled for it is never reused by another instance, and every
+ * statement through Kysely's executor (plugins included).
+ *
+ * @example
+ * ```ts
+ * const agents = new AgentRepository(kyselyContext(kysely))
+ * ```
+ */
+export function kyselyContext(kysely: Kysely<Database>): QueryContext {
+  const shapes = new CompiledShapes()
+  return {
+    kysely,
+    async runCompiled<R>(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<R>) {
+      const { parameters, compiled } = shapes.bind(shape, args, build)
+      try {
+        return await kysely.executeQuery<R>({ ...compiled, parameters } as never)
+      } catch (err) {
+        throw translateError(err)
+      }
+    },
+  }
+}

@@ -1,0 +1,276 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { Kysely, Transaction, type Compilable, type KyselyConfig, type QueryResult } from 'kysely'
+import type { QueryResult as PgResult } from 'pg'
+import type { Database } from '../generated/database.js'
+import { MisuseError, TransactionClosedError } from '../errors.js'
+import type { QueryRunner } from './query-runner.js'
+import type { PgConnection } from './pg-connection.js'
+import { KyselyConnection, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
+import type { QueryContext } from './query-context.js'
+
+/** What a scope bound to one connection is: a pinned connection, a transaction or a savepoint. */
+export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
+
+/**
+ * The life of one connection-bound scope: which connection, what it runs inside, whether it has
+ * ended. Every statement of the scope checks {@link Binding.assertOpen} first, so a Db kept past
+ * its transaction (a missing await, a finished test) fails instead of running elsewhere.
+ */
+export class Binding {
+  readonly kind: BindingKind
+  readonly conn: PgConnection
+  readonly parent: Binding | undefined
+  /** Savepoint name, for kind `savepoint`. */
+  readonly savepoint: string | undefined
+  #ended: 'committed' | 'rolled back' | 'released' | undefined
+  #savepoints = 0
+  /** The end of the savepoint opened last from this binding: the next one waits for it. */
+  #tail: Promise<void> = Promise.resolve()
+
+  constructor(kind: BindingKind, conn: PgConnection, parent?: Binding, savepoint?: string) {
+    this.kind = kind
+    this.conn = conn
+    this.parent = parent
+    this.savepoint = savepoint
+  }
+
+  /** True until this binding, or one around it, has ended. */
+  get open(): boolean {
+    return this.#ended === undefined && (this.parent?.open ?? true)
+  }
+
+  /** True inside a transaction (or a savepoint of one). */
+  get inTransaction(): boolean {
+    return this.kind !== 'pinned'
+  }
+
+  /** Marks the end of this binding; statements through it fail from now on. */
+  end(how: 'committed' | 'rolled back' | 'released'): void {
+    this.#ended ??= how
+  }
+
+  /** Throws TransactionClosedError once this binding, or one around it, has ended. */
+  assertOpen(): void {
+    if (this.#ended !== undefined) throw closedError(this.#ended)
+    this.parent?.assertOpen()
+  }
+
+  /** A name for the next savepoint of this transaction (unique on the connection). */
+  nextSavepointName(): string {
+    const top = this.#top()
+    return `amdb_sp_${++top.#savepoints}`
+  }
+
+  #top(): Binding {
+    let b: Binding = this
+    while (b.parent !== undefined && b.kind === 'savepoint') b = b.parent
+    return b
+  }
+
+  /**
+   * Waits until no other savepoint opened from this binding is open, and returns the function
+   * that lets the next one in: savepoints of one connection must not interleave.
+   */
+  async enterSavepoint(): Promise<() => void> {
+    let release!: () => void
+    const done = new Promise<void>((resolve) => (release = resolve))
+    const ready = this.#tail
+    this.#tail = this.#tail.then(() => done)
+    await ready
+    return release
+  }
+
+  /** True when `inner` is this binding or runs inside it. */
+  encloses(inner: Binding): boolean {
+    for (let b: Binding | undefined = inner; b !== undefined; b = b.parent) if (b === this) return true
+    return false
+  }
+}
+
+const closedError = (state: string): TransactionClosedError =>
+  new TransactionClosedError(
+    state === 'released'
+      ? 'this Db was pinned to a connection by withConnection(), and its callback has ended: the ' +
+          'connection went back to the pool. Use the Db only inside the callback.'
+      : `this transaction is already ${state}: a query was issued after it ended (a missing await, ` +
+          'or a Db from a finished test kept around). Use the Db of a transaction that is still open.',
+  )
+
+/** What every scope of one root Db shares. */
+export class ScopeRoot implements ConnectionSource {
+  readonly runner: QueryRunner
+  /** The binding whose callback the current async context runs in (self-deadlock, misuse checks). */
+  readonly context = new AsyncLocalStorage<Binding>()
+  readonly dialect
+  readonly driver: ScopeDriver
+  readonly config: KyselyConfig
+  /** The root Kysely: every statement checks a connection out of the pool and returns it. */
+  readonly kysely: Kysely<Database>
+  readonly #destroy: () => Promise<void>
+
+  constructor(runner: QueryRunner, destroy: () => Promise<void>) {
+    this.runner = runner
+    this.#destroy = destroy
+    this.driver = new ScopeDriver(this)
+    this.dialect = scopeDialect(this.driver)
+    this.config = { dialect: this.dialect }
+    this.kysely = new Kysely<Database>(this.config)
+  }
+
+  /**
+   * A connection from the pool. On embedded PGlite (one connection), asking for it from inside the
+   * callback of a transaction that holds it would wait forever: that fails at once.
+   */
+  async acquireConnection(): Promise<PgConnection> {
+    if (this.runner.singleConnection) {
+      const current = this.context.getStore()
+      if (current !== undefined && current.open && this.runner.holds(current.conn)) {
+        throw new MisuseError(
+          "deadlock: this query waits for the embedded database's only connection, which the open " +
+            "transaction around it holds. Run it on the transaction's Db (the `tx` passed to your " +
+            'callback) instead of the root Db.',
+          { code: 'SELF_DEADLOCK' },
+        )
+      }
+    }
+    return this.runner.acquire()
+  }
+
+  /** Returns a root-scope connection; a transaction left open on it is a misuse (rolled back). */
+  async releaseConnection(conn: PgConnection): Promise<void> {
+    if (await this.runner.release(conn, 'idle')) {
+      throw new MisuseError(
+        'a statement on the root Db left its connection inside a transaction (a bare BEGIN?): it was ' +
+          'rolled back. Use db.transaction(), db.startTransaction() or db.withConnection().',
+      )
+    }
+  }
+
+  async acquire(): Promise<KyselyConnection> {
+    const conn = await this.acquireConnection()
+    return new KyselyConnection(conn, (sql, params) => conn.query(sql, params, true))
+  }
+
+  release(connection: KyselyConnection): Promise<void> {
+    return this.releaseConnection(connection.pg)
+  }
+
+  destroy(): Promise<void> {
+    return this.#destroy()
+  }
+}
+
+/**
+ * Where a Db's statements run: the root (a pooled connection per statement), or a binding (a
+ * pinned connection, a transaction, a savepoint). A scope owns its Kysely executor and its
+ * end-of-life guard; `schema` makes its Kysely and repositories address one schema.
+ */
+export class Scope implements QueryContext {
+  readonly root: ScopeRoot
+  /** Undefined for the root scope. */
+  readonly binding: Binding | undefined
+  /** The schema repositories and Kysely address; '' for the connection's search_path. */
+  readonly schema: string
+  #kysely: Kysely<Database> | undefined
+
+  constructor(root: ScopeRoot, binding: Binding | undefined, schema: string) {
+    this.root = root
+    this.binding = binding
+    this.schema = schema
+  }
+
+  /** The Kysely instance of this scope (bound to its connection, if any; built on first use). */
+  get kysely(): Kysely<Database> {
+    return (this.#kysely ??= this.#buildKysely())
+  }
+
+  #buildKysely(): Kysely<Database> {
+    const { root, binding } = this
+    let kysely: Kysely<Database>
+    if (binding === undefined) {
+      kysely = root.kysely
+    } else {
+      const connection = new KyselyConnection(binding.conn, (sql, params) => this.execute(sql, params, true))
+      const props = {
+        config: root.config,
+        dialect: root.dialect,
+        driver: binding.kind === 'pinned' ? new ScopeDriver(pinnedSource(connection)) : root.driver,
+        executor: root.kysely.getExecutor().withConnectionProvider({
+          provideConnection: async (consumer) => {
+            binding.assertOpen()
+            return consumer(connection)
+          },
+        }),
+      }
+      // A transaction's Kysely refuses transaction(), connection() and destroy(); a pinned one
+      // may start its own transactions on its connection (the migrator does).
+      kysely = binding.kind === 'pinned' ? new Kysely<Database>(props) : new Transaction<Database>(props)
+    }
+    return this.schema === '' ? kysely : kysely.withSchema(this.schema)
+  }
+
+  /** The same scope addressing another schema. */
+  withSchema(schema: string): Scope {
+    return new Scope(this.root, this.binding, schema)
+  }
+
+  /** Throws TransactionClosedError when this scope has ended. */
+  assertOpen(): void {
+    this.binding?.assertOpen()
+  }
+
+  /** Runs one statement in this scope; `named`: as a prepared statement of its connection. */
+  async execute(sql: string, params: readonly unknown[], named: boolean): Promise<PgResult> {
+    const binding = this.binding
+    if (binding !== undefined) {
+      binding.assertOpen()
+      return binding.conn.query(sql, params, named)
+    }
+    const root = this.root
+    const conn = await root.acquireConnection()
+    let result: PgResult
+    try {
+      result = await conn.query(sql, params, named)
+    } catch (err) {
+      await root.runner.release(conn, 'idle')
+      throw err
+    }
+    if (!root.runner.releaseIfClean(conn)) await root.releaseConnection(conn)
+    return result
+  }
+
+  /**
+   * Runs a repository query compiled once per shape (per schema): later calls only bind `args`.
+   *
+   * @example
+   * ```ts
+   * const { rows } = await scope.runCompiled('agents.get', [id], ([id]) =>
+   *   scope.kysely.selectFrom('agents').selectAll().where('id', '=', id as number))
+   * ```
+   */
+  async runCompiled<R>(
+    shape: string,
+    args: readonly unknown[],
+    build: (slots: readonly unknown[]) => Compilable<R>,
+  ): Promise<QueryResult<R>> {
+    const { sql, parameters } = this.root.runner.shapes(this.schema).bind(shape, args, build)
+    return toKyselyResult<R>(await this.execute(sql, parameters, true))
+  }
+
+  /** Runs `fn` as the callback of this scope's binding (for self-deadlock and misuse checks). */
+  runInside<T>(fn: () => Promise<T>): Promise<T> {
+    const binding = this.binding
+    return binding === undefined ? fn() : this.root.context.run(binding, fn)
+  }
+}
+
+/** A pinned scope's Kysely hands out its one connection and never closes the pool. */
+function pinnedSource(connection: KyselyConnection): ConnectionSource {
+  return {
+    acquire: async () => connection,
+    release: async () => undefined,
+    destroy: async () => {
+      throw new MisuseError('destroy() is called on the root Db (db.close()), not on a pinned connection')
+    },
+  }
+}

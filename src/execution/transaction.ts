@@ -1,0 +1,207 @@
+import { ConnectionError, DataLayerError, MisuseError, ValidationError } from '../errors.js'
+import { abortedError } from './pg-connection.js'
+import { Binding, Scope } from './scope.js'
+
+/** PostgreSQL's isolation levels (`snapshot` is not one: it is refused before any SQL). */
+export const ISOLATION_LEVELS = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'] as const
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
+const MAX_RETRIES = 10
+
+/** Options of `Db.transaction`. */
+export interface TransactionOptions {
+  /** PostgreSQL isolation level; default `read committed`. Ignored for a nested savepoint. */
+  isolationLevel?: IsolationLevel
+  /**
+   * Run the whole function again, up to this many times, when the transaction fails with a
+   * serialization failure (40001), a deadlock (40P01) or a stale prepared statement, also when
+   * the callback caught that error itself (TransactionAbortedError). Default 0; at most 10. Only
+   * a top-level transaction retries; unique violations, timeouts and your own errors never do.
+   */
+  retries?: number
+  /** First backoff in ms before a retry; doubles each time with jitter, capped at 1 s. Default 10. */
+  retryDelay?: number
+}
+
+/** A transaction or savepoint that its opener ends. */
+export interface OpenTransaction {
+  readonly scope: Scope
+  readonly isOpen: boolean
+  commit(): Promise<void>
+  rollback(): Promise<void>
+}
+
+function checkIsolation(level: unknown): void {
+  if (level !== undefined && !ISOLATION_LEVELS.includes(level as IsolationLevel)) {
+    throw new ValidationError(
+      [{ field: 'isolationLevel', messages: [`must be one of ${ISOLATION_LEVELS.join(', ')}`] }],
+      'transaction',
+    )
+  }
+}
+
+/**
+ * Opens a transaction on `scope` — a new one from the root or a pinned connection, a SAVEPOINT
+ * inside a transaction — and returns the scope bound to it with its commit and rollback.
+ */
+export async function openTransaction(
+  scope: Scope,
+  options: { isolationLevel?: IsolationLevel } = {},
+): Promise<OpenTransaction> {
+  checkIsolation(options.isolationLevel)
+  const outer = scope.binding
+  outer?.assertOpen()
+  if (outer !== undefined && outer.inTransaction) return openSavepoint(scope, outer)
+
+  const root = scope.root
+  const conn = outer?.conn ?? (await root.acquireConnection())
+  const binding = new Binding('transaction', conn, outer)
+  const giveBack = async () => {
+    if (outer === undefined) await root.runner.release(conn, 'idle')
+  }
+  try {
+    const level = options.isolationLevel
+    await conn.control(level === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${level.toUpperCase()}`)
+  } catch (err) {
+    await giveBack()
+    throw err
+  }
+  return handle(new Scope(root, binding, scope.schema), binding, async (commit) => {
+    try {
+      if (!commit) await conn.rollback()
+      else await commitTop(conn)
+    } finally {
+      await giveBack()
+    }
+  })
+}
+
+async function commitTop(conn: Binding['conn']): Promise<void> {
+  try {
+    await conn.commit()
+  } catch (err) {
+    if (!(err instanceof ConnectionError)) throw err
+    if (!err.statementSent) {
+      throw new ConnectionError('the connection was lost before COMMIT was sent: rolled back, nothing committed', {
+        cause: err,
+        code: err.code,
+        statementSent: false,
+      })
+    }
+    throw new ConnectionError(
+      'the connection was lost during COMMIT: the outcome is unknown (the transaction may or may ' +
+        'not have been committed); check before retrying',
+      { cause: err, code: err.code, outcomeUnknown: true },
+    )
+  }
+}
+
+async function openSavepoint(scope: Scope, outer: Binding): Promise<OpenTransaction> {
+  const current = scope.root.context.getStore()
+  if (current !== undefined && current !== outer && current.open && outer.encloses(current)) {
+    // Waiting would never end: the open savepoint is the caller's own.
+    throw new MisuseError(
+      'a savepoint of this transaction is open around this call: run nested work on the inner Db ' +
+        '(the `tx` its callback received), not on the outer one',
+    )
+  }
+  const letNextIn = await outer.enterSavepoint()
+  const conn = outer.conn
+  const name = outer.nextSavepointName()
+  try {
+    outer.assertOpen()
+    await conn.control(`SAVEPOINT ${name}`)
+  } catch (err) {
+    letNextIn()
+    throw err
+  }
+  const binding = new Binding('savepoint', conn, outer, name)
+  const rollbackTo = () => conn.rollbackTo(name)
+  return handle(new Scope(scope.root, binding, scope.schema), binding, async (commit) => {
+    try {
+      if (!commit) return await rollbackTo()
+      if (conn.abortCause === undefined && conn.txStatus !== 'E') {
+        try {
+          await conn.control(`RELEASE SAVEPOINT ${name}`)
+          return
+        } catch (err) {
+          if (!(err instanceof DataLayerError) || (err.code !== '25P02' && err.code !== 'TRANSACTION_ABORTED')) throw err
+        }
+      }
+      // A statement inside failed and its error was caught: undo the savepoint, keep the outer
+      // transaction going, and say so.
+      const cause = conn.abortCause
+      await rollbackTo()
+      throw abortedError('the savepoint', cause)
+    } finally {
+      letNextIn()
+    }
+  })
+}
+
+function handle(scope: Scope, binding: Binding, end: (commit: boolean) => Promise<void>): OpenTransaction {
+  let open = true
+  const finish = async (commit: boolean): Promise<void> => {
+    if (!open) binding.assertOpen()
+    open = false
+    binding.end(commit ? 'committed' : 'rolled back')
+    await end(commit)
+  }
+  return {
+    scope,
+    get isOpen() {
+      return open
+    },
+    commit: () => finish(true),
+    rollback: () => finish(false),
+  }
+}
+
+/** Runs `fn` in a transaction (or savepoint) of `scope`, with optional retries. */
+export async function runTransaction<T>(
+  scope: Scope,
+  fn: (scope: Scope) => Promise<T>,
+  options: TransactionOptions,
+): Promise<T> {
+  if (typeof fn !== 'function') {
+    throw new ValidationError([{ field: 'fn', messages: ['must be a function'] }], 'transaction')
+  }
+  const retries = options.retries ?? 0
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
+    throw new ValidationError([{ field: 'retries', messages: [`must be an integer from 0 to ${MAX_RETRIES}`] }], 'transaction')
+  }
+  const allowed = scope.binding?.inTransaction ? 0 : retries
+  for (let attempt = 0; ; attempt++) {
+    const tx = await openTransaction(scope, options)
+    let result: T
+    try {
+      result = await tx.scope.runInside(() => fn(tx.scope))
+    } catch (err) {
+      await tx.rollback().catch((rollbackErr: unknown) => {
+        // Keep the error that caused the rollback; the rollback failure is only logged.
+        scope.root.runner.warn({ err: scope.root.runner.describe(rollbackErr) }, 'automagik-db: rollback failed')
+      })
+      if (attempt < allowed && isRetryable(err)) {
+        await backoff(attempt, options.retryDelay)
+        continue
+      }
+      throw err
+    }
+    try {
+      await tx.commit()
+    } catch (err) {
+      if (attempt < allowed && isRetryable(err)) {
+        await backoff(attempt, options.retryDelay)
+        continue
+      }
+      throw err
+    }
+    return result
+  }
+}
+
+const isRetryable = (err: unknown): boolean => err instanceof DataLayerError && err.retryable
+
+const backoff = (attempt: number, base = 10): Promise<void> => {
+  const ms = Math.min(1000, base * 2 ** attempt) * (0.5 + Math.random() / 2)
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
