@@ -2,6 +2,7 @@ import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
 import { ConnectionError, ValidationError, type FieldIssue } from './errors.js'
 import type { Logger } from './logger.js'
+import { typeParsers } from './execution/type-parsers.js'
 
 /**
  * How {@link Db.connect} reaches its database.
@@ -133,6 +134,7 @@ export function serverPool(url: string, options: DbOptions): ResolvedConnection 
     idleTimeoutMillis: options.idleTimeout ?? DEFAULTS.idleTimeout,
     application_name: options.applicationName ?? rest.application_name ?? DEFAULTS.applicationName,
     keepAlive: true,
+    types: typeParsers,
   }
   if (statementTimeout > 0) config.statement_timeout = statementTimeout
   // A function keeps the password out of pool.options, logs and util.inspect.
@@ -164,6 +166,7 @@ export async function embeddedPool(options: DbOptions): Promise<ResolvedConnecti
   const pool = new pg.Pool({
     ...(pgConfig as unknown as pg.PoolConfig),
     max: 1,
+    types: typeParsers,
     // The single PGlite session must never be closed while the Db lives.
     idleTimeoutMillis: 0,
     connectionTimeoutMillis: options.connectTimeout ?? DEFAULTS.connectTimeout,

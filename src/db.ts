@@ -6,6 +6,7 @@ import { DEFAULTS, checkOptions, embeddedPool, serverPool, type DbOptions, type 
 import { runMigrator, toStatus, unwrapMigrationResult, type MigrationStatus } from './migrator.js'
 import { DbLifetime } from './db-lifetime.js'
 import { MisuseError, ValidationError } from './errors.js'
+import { checkSql } from './validation.js'
 import { QueryRunner } from './execution/query-runner.js'
 import { Binding, Scope, ScopeRoot } from './execution/scope.js'
 import { toKyselyResult } from './execution/kysely-glue.js'
@@ -237,7 +238,7 @@ export class Db implements AsyncDisposable {
    * ```
    */
   async startTransaction(options: { isolationLevel?: IsolationLevel } = {}): Promise<TransactionHandle> {
-    const tx = await openTransaction(this.#scope, options)
+    const tx = await openTransaction(this.#scope, options, true)
     const db = this.#bound(tx.scope)
     return {
       db,
@@ -388,9 +389,3 @@ export class Db implements AsyncDisposable {
 
 // The registry's getters, typed: `db.agents` is an AgentRepository, and so on.
 export interface Db extends Repositories {}
-
-function checkSql(text: unknown, context: string): void {
-  if (typeof text !== 'string' || text.trim() === '') {
-    throw new ValidationError([{ field: 'sql', messages: ['must be a non-empty SQL string'] }], context)
-  }
-}

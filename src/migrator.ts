@@ -60,15 +60,35 @@ export async function runMigrator<T>(scope: Scope, op: (migrator: Migrator) => P
   const schema = scope.schema
   try {
     return await conn.exemptFromWatchdog(async () => {
-      // Nor by the server's statement_timeout, meant for the app's queries (an index build or
-      // the wait for another process's migration lock may take longer). A pinned connection is
-      // reset when it goes back to the pool; a caller's transaction keeps its own settings.
-      if (!binding.inTransaction) await conn.control('SET statement_timeout = 0')
-      if (schema !== '') {
-        await conn.control(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-        await conn.control(`SET ${binding.inTransaction ? 'LOCAL ' : ''}search_path TO "${schema}"`)
+      // The settings changed below are put back afterwards: the connection may be the caller's
+      // (a transaction, or withConnection), and later statements must not land in the schema.
+      const local = binding.inTransaction
+      const { rows } = await conn.query(
+        "SELECT current_setting('search_path') AS search_path, current_setting('statement_timeout') AS statement_timeout",
+        [],
+        false,
+      )
+      const saved = rows[0] as { search_path: string; statement_timeout: string }
+      try {
+        // Nor cut short by the server's statement_timeout, meant for the app's queries (an index
+        // build, or the wait for another process's migration lock, may take longer). In a
+        // caller's transaction its own setting stays.
+        if (!local) await conn.control('SET statement_timeout = 0')
+        if (schema !== '') {
+          await conn.control(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+          await conn.control(`SET ${local ? 'LOCAL ' : ''}search_path TO "${schema}"`)
+        }
+        return await op(createMigrator(scope.withSchema('').kysely, schema || undefined))
+      } finally {
+        // In a failed transaction nothing can run; its rollback puts the settings back anyway.
+        if (conn.txStatus !== 'E') {
+          await conn.query(
+            'SELECT set_config($1, $2, $3), set_config($4, $5, $3)',
+            ['search_path', saved.search_path, local, 'statement_timeout', saved.statement_timeout],
+            false,
+          )
+        }
       }
-      return op(createMigrator(scope.withSchema('').kysely, schema || undefined))
     })
   } catch (err) {
     throw translateError(err)

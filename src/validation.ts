@@ -247,3 +247,17 @@ export function readBoolean(value: unknown, fallback: boolean, field: string, co
   }
   return value
 }
+
+/** A raw SQL string `db.query` / `db.batch` can run: non-empty, and no COPY that needs a stream. */
+export function checkSql(text: unknown, context: string): void {
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw new ValidationError([{ field: 'sql', messages: ['must be a non-empty SQL string'] }], context)
+  }
+  if (/^\s*copy\b/i.test(text) && /\b(from\s+stdin|to\s+stdout)\b/i.test(text)) {
+    // The protocol would wait for a data stream this API has no way to give.
+    throw new ValidationError(
+      [{ field: 'sql', messages: ['COPY … FROM STDIN / TO STDOUT needs a stream: use messages.insertMany, or a file/program COPY'] }],
+      context,
+    )
+  }
+}

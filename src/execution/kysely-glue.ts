@@ -28,6 +28,8 @@ export class KyselyConnection implements DatabaseConnection {
   readonly #run: (sql: string, parameters: readonly unknown[]) => Promise<PgResult>
   /** The pooled connection underneath. */
   readonly pg: PgConnection
+  /** Statements run through this connection (more than one: it may have changed the session). */
+  statements = 0
 
   constructor(pg: PgConnection, run: (sql: string, parameters: readonly unknown[]) => Promise<PgResult>) {
     this.pg = pg
@@ -35,6 +37,7 @@ export class KyselyConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    this.statements++
     return toKyselyResult<R>(await this.#run(compiled.sql, compiled.parameters))
   }
 

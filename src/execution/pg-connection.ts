@@ -1,4 +1,3 @@
-import { connect as netConnect } from 'node:net'
 import type { PoolClient, QueryConfig, QueryResult } from 'pg'
 import {
   ConnectionError,
@@ -10,9 +9,7 @@ import {
 } from '../errors.js'
 import { prepareParameters } from './parameters.js'
 import { StatementCache } from './statement-cache.js'
-
-/** After closeTimeout: how long cancelled statements get to wind down before sockets are cut. */
-export const CANCEL_GRACE_MS = 1000
+import { CANCEL_GRACE_MS, sendCancel } from './cancel.js'
 
 /** What a connection needs from the runner that owns it. */
 export interface ConnectionHost {
@@ -25,6 +22,7 @@ export interface ConnectionHost {
   readonly cancelTarget: { host: string; port: number } | undefined
   translate(err: unknown): DataLayerError
   redact<E>(err: E): E
+  readonly logging: boolean
   logQuery(sql: string, params: readonly unknown[], started: number, error?: unknown): void
   warn(obj: object, message: string): void
   describe(err: unknown): Record<string, unknown>
@@ -69,6 +67,8 @@ export class PgConnection {
   /** The statement error that aborted the current transaction; cleared when it is rolled back. */
   #abortCause: DataLayerError | undefined
   #inFlight = 0
+  /** Counts the times this connection was lent: a binding of an earlier lease is stale. */
+  #lease = 0
   #submitted = 0
   #ready = 0
   #waiters: { ticket: number; resolve: () => void }[] = []
@@ -133,8 +133,14 @@ export class PgConnection {
     await this.control(`RELEASE SAVEPOINT ${savepoint}`)
   }
 
+  /** Which lending of this connection is current. */
+  get lease(): number {
+    return this.#lease
+  }
+
   /** Fresh state for a new borrower. */
   lend(): this {
+    this.#lease++
     this.#broken = false
     this.#lostWith = undefined
     this.#cancelledByClose = false
@@ -200,26 +206,30 @@ export class PgConnection {
   async #send(text: string, values: unknown[], useName: boolean): Promise<QueryResult> {
     const host = this.#host
     const config: QueryConfig = { text, values }
-    if (useName) config.name = this.statements.nameFor(text)
+    if (useName) {
+      const name = this.statements.nameFor(text)
+      if (name !== undefined) config.name = name
+    }
     // Lost before this statement: pg refuses to write it, so the server never sees it.
     const deadBefore = this.#lostWith !== undefined
     const watched = host.clientTimeout > 0 && this.#watchdogExempt === 0
     if (this.#inFlight++ === 0 && watched) this.#busySince = performance.now()
     const ticket = ++this.#submitted
-    const started = performance.now()
+    const started = host.logging ? performance.now() : 0
     try {
       const result = await this.client.query(config)
       if (this.#abortCause !== undefined && this.txStatus !== 'E') this.#abortCause = undefined
-      host.logQuery(text, values, started)
+      if (started > 0) host.logQuery(text, values, started)
       return result
     } catch (err) {
-      host.logQuery(text, values, started, err)
+      if (started > 0) host.logQuery(text, values, started, err)
       // The server answers an error with ReadyForQuery, which carries the transaction status:
       // wait for it, so the status read next is this statement's.
       const fromServer = isServerError(err)
       if (fromServer) await this.#readyFor(ticket)
+      else this.#resync()
       const typed = this.#typed(err, deadBefore)
-      if (useName && !fromServer) this.statements.forget(text)
+      if (config.name !== undefined && !fromServer) this.#forget(text)
       if (!fromServer || this.txStatus !== 'E') throw typed
       // In a failed transaction every later statement fails with 25P02: report the first failure.
       if (typed.code === '25P02' && this.#abortCause !== undefined) {
@@ -234,6 +244,21 @@ export class PgConnection {
     } finally {
       this.#busySince = --this.#inFlight > 0 && watched ? performance.now() : 0
     }
+  }
+
+  /**
+   * After an error raised in the client (not by the server), the driver may or may not have sent
+   * a Sync: count as if it had not, so no later wait can outlast its ReadyForQuery.
+   */
+  #resync(): void {
+    if (this.#submitted > this.#ready) this.#submitted = this.#ready
+  }
+
+  /** Drops one statement from this connection's record and from the driver's. */
+  #forget(text: string): void {
+    const name = this.statements.forget(text)
+    const parsed = (this.client as unknown as PgClientInternals).connection?.parsedStatements
+    if (name !== undefined && parsed !== undefined) delete parsed[name]
   }
 
   #readyFor(ticket: number): Promise<void> {
@@ -261,7 +286,14 @@ export class PgConnection {
     if (pending === null) return
     const parsed = (this.client as unknown as PgClientInternals).connection?.parsedStatements
     if (parsed !== undefined) for (const name of pending.names) delete parsed[name]
-    await this.control(pending.sql)
+    try {
+      await this.control(pending.sql)
+    } catch (err) {
+      // A statement to drop was already gone (someone ran DEALLOCATE): start from nothing.
+      if ((err as { code?: unknown }).code !== '26000') throw err
+      await this.control('DEALLOCATE ALL')
+      this.discarded()
+    }
   }
 
   /** After `DISCARD ALL` succeeded: the server holds no statement of this connection any more. */
@@ -350,36 +382,4 @@ export function abortedError(what: string, cause: unknown): TransactionAbortedEr
       `aborts it in PostgreSQL${first}`,
     cause,
   )
-}
-
-/** The protocol's CancelRequest on a new socket; resolves when sent, failed, or after `ms`. */
-function sendCancel(target: { host: string; port: number }, pid: number, key: number, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const path = target.host.startsWith('/') ? `${target.host}/.s.PGSQL.${target.port}` : undefined
-    const socket = path ? netConnect(path) : netConnect(target.port, target.host)
-    const done = () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    socket.once('error', done)
-    socket.once('connect', () => {
-      const packet = Buffer.alloc(16)
-      packet.writeInt32BE(16, 0)
-      packet.writeInt32BE(80877102, 4)
-      packet.writeInt32BE(pid, 8)
-      packet.writeInt32BE(key, 12)
-      socket.end(packet, done)
-    })
-  })
-}
-
-/** True when `promise` settles within `ms`. */
-export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer))
 }

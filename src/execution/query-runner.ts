@@ -5,7 +5,8 @@ import { redactSecrets } from '../redact.js'
 import { logQuery } from '../query-log.js'
 import type { Logger } from '../logger.js'
 import { CompiledShapes } from './compiled-shapes.js'
-import { CANCEL_GRACE_MS, PgConnection, settlesWithin, type ConnectionHost } from './pg-connection.js'
+import { PgConnection, type ConnectionHost } from './pg-connection.js'
+import { CANCEL_GRACE_MS, settlesWithin } from './cancel.js'
 
 /** How a runner behaves; set once by `Db.connect`. */
 export interface QueryRunnerOptions {
@@ -27,8 +28,14 @@ export interface QueryRunnerOptions {
 export type ReleaseMode =
   /** Roll back a transaction left open; deallocate evicted statements. */
   | 'idle'
+  /** Also reset the session but keep its prepared statements: settings, role, advisory locks, temp tables, cursors, listens. */
+  | 'session'
   /** Also reset the session (`DISCARD ALL`): settings, advisory locks, temp tables, statements. */
   | 'reset'
+
+/** `DISCARD ALL` but for the prepared statements (one round trip). */
+const RESET_SESSION =
+  'CLOSE ALL; RESET SESSION AUTHORIZATION; RESET ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP'
 
 /**
  * The one path from a root Db (and every transaction, savepoint and pinned connection made from
@@ -103,9 +110,17 @@ export class QueryRunner implements ConnectionHost {
   }
 
   /** Checks a connection out of the pool. */
-  async acquire(): Promise<PgConnection> {
-    if (this.#closed) throw new DbClosedError()
-    const client = await this.#connect()
+  acquire(): Promise<PgConnection> {
+    if (this.#closed) return Promise.reject(new DbClosedError())
+    return this.#pool.connect().then(
+      (client) => this.#adopt(client),
+      (err: unknown) => {
+        throw this.#connectError(err)
+      },
+    )
+  }
+
+  #adopt(client: PoolClient): PgConnection {
     let conn = this.#connections.get(client)
     if (conn === undefined) {
       conn = new PgConnection(client, this)
@@ -116,29 +131,25 @@ export class QueryRunner implements ConnectionHost {
     return conn
   }
 
-  async #connect(): Promise<PoolClient> {
-    const waitedFor = this.#pool.options.connectionTimeoutMillis
-    try {
-      return await this.#pool.connect()
-    } catch (err) {
-      if (this.#closed) throw new DbClosedError({ cause: this.redact(err) })
-      const message = err instanceof Error ? err.message : ''
-      if (message === 'timeout exceeded when trying to connect') {
-        // pg-pool says this only when the caller waited in the queue for a busy pool.
-        const text = this.singleConnection
-          ? `no connection within ${waitedFor} ms: the embedded database's only connection is held ` +
-            "by an open transaction (a test fixture?). Run this query on the transaction's Db."
-          : `no free connection within ${waitedFor} ms: all ${this.#pool.options.max} connections of ` +
-            'the pool are busy (raise poolSize or connectTimeout, or shorten transactions)'
-        throw this.redact(new ConnectionError(text, { code: 'POOL_TIMEOUT', cause: err }))
-      }
-      // Any failure to get a connection is a connection failure, whatever the server said
-      // (28P01 wrong password, 3D000 no such database, 53300 too many connections, …).
-      const typed = this.translate(err)
-      if (typed instanceof ConnectionError) throw typed
-      const code = typed.code === 'QUERY' ? 'CONNECTION' : typed.code
-      throw this.redact(new ConnectionError(typed.message, { code, cause: err }))
+  #connectError(err: unknown): Error {
+    if (this.#closed) return new DbClosedError({ cause: this.redact(err) })
+    const message = err instanceof Error ? err.message : ''
+    if (message === 'timeout exceeded when trying to connect') {
+      // pg-pool says this only when the caller waited in the queue for a busy pool.
+      const waitedFor = this.#pool.options.connectionTimeoutMillis
+      const text = this.singleConnection
+        ? `no connection within ${waitedFor} ms: the embedded database's only connection is held ` +
+          "by an open transaction (a test fixture?). Run this query on the transaction's Db."
+        : `no free connection within ${waitedFor} ms: all ${this.#pool.options.max} connections of ` +
+          'the pool are busy (raise poolSize or connectTimeout, or shorten transactions)'
+      return this.redact(new ConnectionError(text, { code: 'POOL_TIMEOUT', cause: err }))
     }
+    // Any failure to get a connection is a connection failure, whatever the server said
+    // (28P01 wrong password, 3D000 no such database, 53300 too many connections, …).
+    const typed = this.translate(err)
+    if (typed instanceof ConnectionError) return typed
+    const code = typed.code === 'QUERY' ? 'CONNECTION' : typed.code
+    return this.redact(new ConnectionError(typed.message, { code, cause: err }))
   }
 
   /**
@@ -162,6 +173,7 @@ export class QueryRunner implements ConnectionHost {
           await conn.control('DISCARD ALL')
           conn.discarded()
         } else {
+          if (mode === 'session') await conn.control(RESET_SESSION)
           await conn.tidy()
         }
       } catch (err) {
@@ -269,6 +281,11 @@ export class QueryRunner implements ConnectionHost {
     if (typeof e.stack === 'string') out.stack = e.stack
     redactSecrets(out, this.#options.secrets)
     return out
+  }
+
+  /** True when statements are logged (their start time is worth taking). */
+  get logging(): boolean {
+    return this.#options.logger !== undefined
   }
 
   /** Each statement's SQL and duration at debug level; failures at warn (never parameter values). */

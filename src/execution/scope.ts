@@ -12,9 +12,10 @@ import type { QueryContext } from './query-context.js'
 export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
 
 /**
- * The life of one connection-bound scope: which connection, what it runs inside, whether it has
- * ended. Every statement of the scope checks {@link Binding.assertOpen} first, so a Db kept past
- * its transaction (a missing await, a finished test) fails instead of running elsewhere.
+ * The life of one connection-bound scope: which connection (and which lease of it), what it runs
+ * inside, whether it has ended, and the savepoint open inside it. Every statement of the scope
+ * checks {@link Binding.assertOpen} first, so a Db or handle kept past its transaction (a missing
+ * await, a finished test) fails instead of running on whoever holds the connection now.
  */
 export class Binding {
   readonly kind: BindingKind
@@ -22,21 +23,30 @@ export class Binding {
   readonly parent: Binding | undefined
   /** Savepoint name, for kind `savepoint`. */
   readonly savepoint: string | undefined
+  /** The lease of `conn` this binding belongs to: once the connection is lent again, it is stale. */
+  readonly #lease: number
   #ended: 'committed' | 'rolled back' | 'released' | undefined
   #savepoints = 0
   /** The end of the savepoint opened last from this binding: the next one waits for it. */
   #tail: Promise<void> = Promise.resolve()
+  /** The savepoint open inside this binding, if any (siblings take turns, so at most one). */
+  #child: Binding | undefined
+  /** Lets the next sibling savepoint in; called once, when this savepoint ends. */
+  #letNextIn: (() => void) | undefined
+  #signalEnd: (() => void) | undefined
+  #endedSignal: Promise<void> | undefined
 
   constructor(kind: BindingKind, conn: PgConnection, parent?: Binding, savepoint?: string) {
     this.kind = kind
     this.conn = conn
     this.parent = parent
     this.savepoint = savepoint
+    this.#lease = conn.lease
   }
 
-  /** True until this binding, or one around it, has ended. */
+  /** True until this binding, or one around it, has ended (or its connection was lent again). */
   get open(): boolean {
-    return this.#ended === undefined && (this.parent?.open ?? true)
+    return this.#ended === undefined && this.conn.lease === this.#lease && (this.parent?.open ?? true)
   }
 
   /** True inside a transaction (or a savepoint of one). */
@@ -44,15 +54,63 @@ export class Binding {
     return this.kind !== 'pinned'
   }
 
-  /** Marks the end of this binding; statements through it fail from now on. */
+  /** Set for a savepoint opened by startTransaction(): only its opener ends it. */
+  #manual = false
+
+  /** True when a savepoint opened by startTransaction() is open inside this binding. */
+  get hasOpenManualSavepoint(): boolean {
+    const child = this.#child
+    return child !== undefined && child.#manual
+  }
+
+  /** True when a savepoint is open inside this binding. */
+  get hasOpenSavepoint(): boolean {
+    return this.#child !== undefined
+  }
+
+  /**
+   * Marks the end of this binding; statements through it fail from now on. A savepoint still
+   * open inside it ends with it (its callback outlived the transaction: a missing await).
+   */
   end(how: 'committed' | 'rolled back' | 'released'): void {
-    this.#ended ??= how
+    if (this.#ended !== undefined) return
+    this.#ended = how
+    const child = this.#child
+    if (child !== undefined) {
+      child.end('rolled back')
+      child.finished()
+    }
+  }
+
+  /**
+   * Called once the statement that ended this binding (COMMIT, RELEASE, …) has run: the next
+   * sibling savepoint may open, and statements of the parent that waited for it go on.
+   */
+  finished(): void {
+    const parent = this.parent
+    if (parent !== undefined && parent.#child === this) parent.#child = undefined
+    const letNextIn = this.#letNextIn
+    this.#letNextIn = undefined
+    letNextIn?.()
+    this.#signalEnd?.()
   }
 
   /** Throws TransactionClosedError once this binding, or one around it, has ended. */
   assertOpen(): void {
     if (this.#ended !== undefined) throw closedError(this.#ended)
+    if (this.conn.lease !== this.#lease) throw closedError('released')
     this.parent?.assertOpen()
+  }
+
+  /**
+   * When a savepoint is open inside this binding and `current` (the binding whose callback the
+   * caller runs in) is not inside it, a statement on this binding must wait for the savepoint to
+   * end — otherwise it would run inside the savepoint and share its fate. Undefined: run now.
+   */
+  savepointToWaitFor(current: Binding | undefined): Promise<void> | undefined {
+    const child = this.#child
+    if (child === undefined || (current !== undefined && child.encloses(current))) return undefined
+    return (child.#endedSignal ??= new Promise((r) => (child.#signalEnd = r)))
   }
 
   /** A name for the next savepoint of this transaction (unique on the connection). */
@@ -78,6 +136,13 @@ export class Binding {
     this.#tail = this.#tail.then(() => done)
     await ready
     return release
+  }
+
+  /** Registers `child` as the savepoint now open inside this binding; `letNextIn` frees the turn. */
+  openSavepoint(child: Binding, letNextIn: () => void, manual: boolean): void {
+    this.#child = child
+    child.#letNextIn = letNextIn
+    child.#manual = manual
   }
 
   /** True when `inner` is this binding or runs inside it. */
@@ -121,24 +186,31 @@ export class ScopeRoot implements ConnectionSource {
    * A connection from the pool. On embedded PGlite (one connection), asking for it from inside the
    * callback of a transaction that holds it would wait forever: that fails at once.
    */
-  async acquireConnection(): Promise<PgConnection> {
+  acquireConnection(): Promise<PgConnection> {
     if (this.runner.singleConnection) {
-      const current = this.context.getStore()
-      if (current !== undefined && current.open && this.runner.holds(current.conn)) {
-        throw new MisuseError(
-          "deadlock: this query waits for the embedded database's only connection, which the open " +
-            "transaction around it holds. Run it on the transaction's Db (the `tx` passed to your " +
-            'callback) instead of the root Db.',
-          { code: 'SELF_DEADLOCK' },
+      let current = this.context.getStore()
+      while (current !== undefined && !current.open) current = current.parent
+      if (current !== undefined && this.runner.holds(current.conn)) {
+        return Promise.reject(
+          new MisuseError(
+            "deadlock: this query waits for the embedded database's only connection, which the open " +
+              "transaction around it holds. Run it on the transaction's Db (the `tx` passed to your " +
+              'callback) instead of the root Db.',
+            { code: 'SELF_DEADLOCK' },
+          ),
         )
       }
     }
     return this.runner.acquire()
   }
 
-  /** Returns a root-scope connection; a transaction left open on it is a misuse (rolled back). */
-  async releaseConnection(conn: PgConnection): Promise<void> {
-    if (await this.runner.release(conn, 'idle')) {
+  /**
+   * Returns a root-scope connection; a transaction left open on it is a misuse (rolled back).
+   * `session`: it ran several statements (Kysely's `connection()` or `transaction()`), which may
+   * have changed the session: reset it, keeping the prepared statements.
+   */
+  async releaseConnection(conn: PgConnection, mode: 'idle' | 'session' = 'idle'): Promise<void> {
+    if (await this.runner.release(conn, mode)) {
       throw new MisuseError(
         'a statement on the root Db left its connection inside a transaction (a bare BEGIN?): it was ' +
           'rolled back. Use db.transaction(), db.startTransaction() or db.withConnection().',
@@ -152,7 +224,7 @@ export class ScopeRoot implements ConnectionSource {
   }
 
   release(connection: KyselyConnection): Promise<void> {
-    return this.releaseConnection(connection.pg)
+    return this.releaseConnection(connection.pg, connection.statements > 1 ? 'session' : 'idle')
   }
 
   destroy(): Promise<void> {
@@ -224,6 +296,13 @@ export class Scope implements QueryContext {
     const binding = this.binding
     if (binding !== undefined) {
       binding.assertOpen()
+      if (binding.hasOpenSavepoint) {
+        const wait = binding.savepointToWaitFor(this.root.context.getStore())
+        if (wait !== undefined) {
+          await wait
+          binding.assertOpen()
+        }
+      }
       return binding.conn.query(sql, params, named)
     }
     const root = this.root

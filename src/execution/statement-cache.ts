@@ -13,7 +13,9 @@
  */
 export class StatementCache {
   readonly #capacity: number
-  readonly #names = new Map<string, string>()
+  /** text → its name and when it was last used (a tick of this cache). */
+  readonly #names = new Map<string, { name: string; used: number }>()
+  #tick = 0
   #next = 0
   #evicted: string[] = []
   /** Set by {@link forgetAll}: every statement on the server must be deallocated first. */
@@ -28,24 +30,37 @@ export class StatementCache {
     return this.#names.size
   }
 
-  /** The name under which `text` is (or will be) prepared on this connection. */
-  nameFor(text: string): string {
+  /**
+   * The name under which `text` is (or will be) prepared on this connection; undefined while a
+   * `DEALLOCATE ALL` is pending (it would drop a statement prepared now): send it unnamed.
+   */
+  nameFor(text: string): string | undefined {
+    if (this.#deallocateAll) return undefined
     const names = this.#names
-    let name = names.get(text)
-    if (name !== undefined) {
-      // Most recently used goes last; a Map keeps insertion order.
-      names.delete(text)
-      names.set(text, name)
-      return name
+    const hit = names.get(text)
+    if (hit !== undefined) {
+      hit.used = ++this.#tick
+      return hit.name
     }
-    name = `amdb_${(this.#next++).toString(36)}`
-    names.set(text, name)
-    if (names.size > this.#capacity) {
-      const oldest = names.entries().next().value!
-      names.delete(oldest[0])
-      this.#evicted.push(oldest[1])
-    }
+    if (names.size >= this.#capacity) this.#evictOldest()
+    const name = `amdb_${(this.#next++).toString(36)}`
+    names.set(text, { name, used: ++this.#tick })
     return name
+  }
+
+  /** A scan, but only when a new statement arrives at a full cache; hits stay O(1). */
+  #evictOldest(): void {
+    let oldest: string | undefined
+    let oldestUse = Infinity
+    for (const [text, entry] of this.#names) {
+      if (entry.used < oldestUse) {
+        oldestUse = entry.used
+        oldest = text
+      }
+    }
+    if (oldest === undefined) return
+    this.#evicted.push(this.#names.get(oldest)!.name)
+    this.#names.delete(oldest)
   }
 
   /**
@@ -53,17 +68,20 @@ export class StatementCache {
    * prepares it again under a new name, after a `DEALLOCATE ALL`.
    */
   forgetAll(): void {
-    for (const name of this.#names.values()) this.#evicted.push(name)
+    for (const { name } of this.#names.values()) this.#evicted.push(name)
     this.#names.clear()
     this.#deallocateAll = true
   }
 
-  /** Forgets one text's statement (e.g. it failed while being prepared). */
-  forget(text: string): void {
-    const name = this.#names.get(text)
-    if (name === undefined) return
+  /**
+   * Forgets one text's statement without deallocating it (the driver failed while sending it and
+   * closed it itself, or it never reached the server); returns its name, if it had one.
+   */
+  forget(text: string): string | undefined {
+    const entry = this.#names.get(text)
+    if (entry === undefined) return undefined
     this.#names.delete(text)
-    this.#evicted.push(name)
+    return entry.name
   }
 
   /** True when statements wait to be deallocated on the server. */
@@ -86,7 +104,7 @@ export class StatementCache {
 
   /** After `DISCARD ALL` / `DEALLOCATE ALL` ran: nothing is prepared, nothing is pending. */
   cleared(): string[] {
-    const names = [...this.#evicted, ...this.#names.values()]
+    const names = [...this.#evicted, ...[...this.#names.values()].map((e) => e.name)]
     this.#names.clear()
     this.#evicted = []
     this.#deallocateAll = false

@@ -46,11 +46,12 @@ function checkIsolation(level: unknown): void {
 export async function openTransaction(
   scope: Scope,
   options: { isolationLevel?: IsolationLevel } = {},
+  manual = false,
 ): Promise<OpenTransaction> {
   checkIsolation(options.isolationLevel)
   const outer = scope.binding
   outer?.assertOpen()
-  if (outer !== undefined && outer.inTransaction) return openSavepoint(scope, outer)
+  if (outer !== undefined && outer.inTransaction) return openSavepoint(scope, outer, manual)
 
   const root = scope.root
   const conn = outer?.conn ?? (await root.acquireConnection())
@@ -95,7 +96,14 @@ async function commitTop(conn: Binding['conn']): Promise<void> {
   }
 }
 
-async function openSavepoint(scope: Scope, outer: Binding): Promise<OpenTransaction> {
+async function openSavepoint(scope: Scope, outer: Binding, manual: boolean): Promise<OpenTransaction> {
+  if (outer.hasOpenManualSavepoint) {
+    // Its opener ends it, maybe never: waiting for it could hang forever.
+    throw new MisuseError(
+      'a savepoint opened with startTransaction() on this transaction is still open: commit or roll ' +
+        'it back before opening another one',
+    )
+  }
   const current = scope.root.context.getStore()
   if (current !== undefined && current !== outer && current.open && outer.encloses(current)) {
     // Waiting would never end: the open savepoint is the caller's own.
@@ -107,34 +115,34 @@ async function openSavepoint(scope: Scope, outer: Binding): Promise<OpenTransact
   const letNextIn = await outer.enterSavepoint()
   const conn = outer.conn
   const name = outer.nextSavepointName()
+  const binding = new Binding('savepoint', conn, outer, name)
+  // Registered before SAVEPOINT is sent: from now on, statements of the outer transaction issued
+  // from outside this savepoint wait for it to end instead of landing inside it.
+  outer.openSavepoint(binding, letNextIn, manual)
   try {
     outer.assertOpen()
     await conn.control(`SAVEPOINT ${name}`)
   } catch (err) {
-    letNextIn()
+    binding.end('rolled back')
+    binding.finished()
     throw err
   }
-  const binding = new Binding('savepoint', conn, outer, name)
   const rollbackTo = () => conn.rollbackTo(name)
   return handle(new Scope(scope.root, binding, scope.schema), binding, async (commit) => {
-    try {
-      if (!commit) return await rollbackTo()
-      if (conn.abortCause === undefined && conn.txStatus !== 'E') {
-        try {
-          await conn.control(`RELEASE SAVEPOINT ${name}`)
-          return
-        } catch (err) {
-          if (!(err instanceof DataLayerError) || (err.code !== '25P02' && err.code !== 'TRANSACTION_ABORTED')) throw err
-        }
+    if (!commit) return rollbackTo()
+    if (conn.abortCause === undefined && conn.txStatus !== 'E') {
+      try {
+        await conn.control(`RELEASE SAVEPOINT ${name}`)
+        return
+      } catch (err) {
+        if (!(err instanceof DataLayerError) || (err.code !== '25P02' && err.code !== 'TRANSACTION_ABORTED')) throw err
       }
-      // A statement inside failed and its error was caught: undo the savepoint, keep the outer
-      // transaction going, and say so.
-      const cause = conn.abortCause
-      await rollbackTo()
-      throw abortedError('the savepoint', cause)
-    } finally {
-      letNextIn()
     }
+    // A statement inside failed and its error was caught: undo the savepoint, keep the outer
+    // transaction going, and say so.
+    const cause = conn.abortCause
+    await rollbackTo()
+    throw abortedError('the savepoint', cause)
   })
 }
 
@@ -143,8 +151,29 @@ function handle(scope: Scope, binding: Binding, end: (commit: boolean) => Promis
   const finish = async (commit: boolean): Promise<void> => {
     if (!open) binding.assertOpen()
     open = false
+    // A handle that outlived its transaction, or whose connection was lent again, sends nothing:
+    // its statement would land in whatever runs on that connection now.
+    let stale: unknown
+    try {
+      binding.assertOpen()
+    } catch (err) {
+      stale = err
+    }
+    const savepointStillOpen = binding.hasOpenSavepoint
     binding.end(commit ? 'committed' : 'rolled back')
-    await end(commit)
+    try {
+      if (stale !== undefined) throw stale
+      if (!savepointStillOpen || !commit) return await end(commit)
+      // Asked to commit while a savepoint inside still runs (a missing await): nothing of it can
+      // be trusted to be complete. Roll everything back and say so.
+      await end(false)
+      throw new MisuseError(
+        `${binding.kind === 'savepoint' ? 'a savepoint' : 'the transaction'} was to commit while a ` +
+          'savepoint inside it was still open (a missing await on tx.transaction()?): everything was rolled back',
+      )
+    } finally {
+      binding.finished()
+    }
   }
   return {
     scope,

@@ -286,15 +286,8 @@ export abstract class BaseRepository<T, Id extends number | string> {
   }
 
   protected decodeCursor(cursor: unknown, context: string): number | string {
-    const bad = () => new ValidationError([{ field: 'cursor', messages: ['cursor is not a cursor this method returned'] }], context)
-    if (typeof cursor !== 'string' || cursor.length > 200) throw bad()
-    let value: unknown
-    try {
-      value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    } catch {
-      throw bad()
-    }
-    const key = isPlainObject(value) ? value.k : undefined
+    const bad = () => badCursor(context)
+    const key = decodeCursorKey(cursor, context)
     // The key must have the page column's type: anything else would reach SQL as a cast error.
     const kind = this.spec.pageKey.kind
     if (kind === 'uuid') {
@@ -333,6 +326,23 @@ export abstract class BaseRepository<T, Id extends number | string> {
     }
     return row
   }
+}
+
+/** The ValidationError of a cursor no method returned. */
+export function badCursor(context: string): ValidationError {
+  return new ValidationError([{ field: 'cursor', messages: ['cursor is not a cursor this method returned'] }], context)
+}
+
+/** The key an {@link encodeCursor} cursor holds (unchecked), or ValidationError when it is not one. */
+export function decodeCursorKey(cursor: unknown, context: string): unknown {
+  if (typeof cursor !== 'string' || cursor.length > 200) throw badCursor(context)
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw badCursor(context)
+  }
+  return isPlainObject(value) ? value.k : undefined
 }
 
 /** An opaque cursor for a key value. */

@@ -8,9 +8,9 @@ import {
   UpdateMessageInput,
 } from '../models/message.model.js'
 import { ValidationError } from '../errors.js'
-import { assertOptions, assertUuid, isPlainObject, validateInput } from '../validation.js'
+import { assertOptions, assertUuid, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { BaseRepository, encodeCursor, readLimit } from './base.repository.js'
+import { badCursor, BaseRepository, decodeCursorKey, encodeCursor, readLimit } from './base.repository.js'
 
 /** Options of `messages.listBySession`. */
 export interface ListBySessionOptions {
@@ -318,15 +318,7 @@ export class MessageRepository extends BaseRepository<Message, string> {
 
 /** The `seq` a `listBySession` cursor holds: a positive safe integer, or ValidationError. */
 function decodeSeqCursor(cursor: unknown, context: string): number {
-  const bad = () => new ValidationError([{ field: 'cursor', messages: ['cursor is not a cursor this method returned'] }], context)
-  if (typeof cursor !== 'string' || cursor.length > 200) throw bad()
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw bad()
-  }
-  const seq = isPlainObject(value) ? value.k : undefined
-  if (!Number.isSafeInteger(seq) || (seq as number) < 1) throw bad()
+  const seq = decodeCursorKey(cursor, context)
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) throw badCursor(context)
   return seq as number
 }
