@@ -82,11 +82,6 @@ export const DEFAULTS = {
   statementCacheSize: 256,
 } as const
 
-function readCloseTimeout(options: DbOptions): number {
-  checkOptions(options)
-  return options.closeTimeout ?? DEFAULTS.closeTimeout
-}
-
 const MS_OPTIONS = ['statementTimeout', 'clientTimeout', 'connectTimeout', 'idleTimeout', 'closeTimeout'] as const
 
 /** Rejects option values of the wrong type or range before anything is opened. */
@@ -139,7 +134,7 @@ export function serverPool(url: string, options: DbOptions): ResolvedConnection 
   if (statementTimeout > 0) config.statement_timeout = statementTimeout
   // A function keeps the password out of pool.options, logs and util.inspect.
   if (password !== undefined) config.password = () => password
-  const closeTimeout = readCloseTimeout(options)
+  const closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout
   const pool = new pg.Pool(config)
   const target = `postgres://${rest.host ?? 'localhost'}:${rest.port ?? 5432}/${rest.database ?? ''}`
   const secrets = password ? unique([password, encodeURIComponent(password)]) : []
@@ -148,7 +143,7 @@ export function serverPool(url: string, options: DbOptions): ResolvedConnection 
 
 /** Starts embedded PGlite (in memory, or in `dataDir`) behind a one-connection `pg.Pool`. */
 export async function embeddedPool(options: DbOptions): Promise<ResolvedConnection> {
-  const closeTimeout = readCloseTimeout(options)
+  const closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout
   const [{ PGlite }, { createPgConfig }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite/node-postgres'),

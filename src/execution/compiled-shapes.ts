@@ -46,11 +46,6 @@ export interface BoundQuery {
 export class CompiledShapes {
   readonly #entries = new Map<string, Entry>()
 
-  /** How many shapes are compiled. */
-  get size(): number {
-    return this.#entries.size
-  }
-
   /** The SQL of `shape` with `args` in place, compiling it with `build` the first time. */
   bind(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<unknown>): BoundQuery {
     let entry = this.#entries.get(shape)

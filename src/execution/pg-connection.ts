@@ -257,8 +257,13 @@ export class PgConnection {
   /** Drops one statement from this connection's record and from the driver's. */
   #forget(text: string): void {
     const name = this.statements.forget(text)
+    if (name !== undefined) this.#unrecord([name])
+  }
+
+  /** The driver remembers each name it prepared (and would skip Parse for it): make it forget. */
+  #unrecord(names: readonly string[]): void {
     const parsed = (this.client as unknown as PgClientInternals).connection?.parsedStatements
-    if (name !== undefined && parsed !== undefined) delete parsed[name]
+    if (parsed !== undefined) for (const name of names) delete parsed[name]
   }
 
   #readyFor(ticket: number): Promise<void> {
@@ -284,8 +289,7 @@ export class PgConnection {
   async tidy(): Promise<void> {
     const pending = this.statements.takeEvicted()
     if (pending === null) return
-    const parsed = (this.client as unknown as PgClientInternals).connection?.parsedStatements
-    if (parsed !== undefined) for (const name of pending.names) delete parsed[name]
+    this.#unrecord(pending.names)
     try {
       await this.control(pending.sql)
     } catch (err) {
@@ -298,9 +302,7 @@ export class PgConnection {
 
   /** After `DISCARD ALL` succeeded: the server holds no statement of this connection any more. */
   discarded(): void {
-    const parsed = (this.client as unknown as PgClientInternals).connection?.parsedStatements
-    const names = this.statements.cleared()
-    if (parsed !== undefined) for (const name of names) delete parsed[name]
+    this.#unrecord(this.statements.cleared())
   }
 
   /** Called by the watchdog when the server has not answered within the client timeout. */

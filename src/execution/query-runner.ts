@@ -70,9 +70,6 @@ export class QueryRunner implements ConnectionHost {
     })
   }
 
-  get backend(): 'postgres' | 'pglite' {
-    return this.#options.backend
-  }
   get preparedStatements(): boolean {
     return this.#options.preparedStatements
   }
@@ -87,9 +84,6 @@ export class QueryRunner implements ConnectionHost {
   }
   get singleConnection(): boolean {
     return this.#options.backend === 'pglite'
-  }
-  get closed(): boolean {
-    return this.#closed
   }
 
   /** Pool counters, for monitoring. */

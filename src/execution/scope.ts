@@ -21,8 +21,6 @@ export class Binding {
   readonly kind: BindingKind
   readonly conn: PgConnection
   readonly parent: Binding | undefined
-  /** Savepoint name, for kind `savepoint`. */
-  readonly savepoint: string | undefined
   /** The lease of `conn` this binding belongs to: once the connection is lent again, it is stale. */
   readonly #lease: number
   #ended: 'committed' | 'rolled back' | 'released' | undefined
@@ -35,12 +33,13 @@ export class Binding {
   #letNextIn: (() => void) | undefined
   #signalEnd: (() => void) | undefined
   #endedSignal: Promise<void> | undefined
+  /** Set for a savepoint opened by startTransaction(): only its opener ends it. */
+  #manual = false
 
-  constructor(kind: BindingKind, conn: PgConnection, parent?: Binding, savepoint?: string) {
+  constructor(kind: BindingKind, conn: PgConnection, parent?: Binding) {
     this.kind = kind
     this.conn = conn
     this.parent = parent
-    this.savepoint = savepoint
     this.#lease = conn.lease
   }
 
@@ -53,9 +52,6 @@ export class Binding {
   get inTransaction(): boolean {
     return this.kind !== 'pinned'
   }
-
-  /** Set for a savepoint opened by startTransaction(): only its opener ends it. */
-  #manual = false
 
   /** True when a savepoint opened by startTransaction() is open inside this binding. */
   get hasOpenManualSavepoint(): boolean {
@@ -284,11 +280,6 @@ export class Scope implements QueryContext {
   /** The same scope addressing another schema. */
   withSchema(schema: string): Scope {
     return new Scope(this.root, this.binding, schema)
-  }
-
-  /** Throws TransactionClosedError when this scope has ended. */
-  assertOpen(): void {
-    this.binding?.assertOpen()
   }
 
   /** Runs one statement in this scope; `named`: as a prepared statement of its connection. */

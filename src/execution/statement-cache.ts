@@ -25,11 +25,6 @@ export class StatementCache {
     this.#capacity = capacity
   }
 
-  /** How many statements are cached now. */
-  get size(): number {
-    return this.#names.size
-  }
-
   /**
    * The name under which `text` is (or will be) prepared on this connection; undefined while a
    * `DEALLOCATE ALL` is pending (it would drop a statement prepared now): send it unnamed.

@@ -115,7 +115,7 @@ async function openSavepoint(scope: Scope, outer: Binding, manual: boolean): Pro
   const letNextIn = await outer.enterSavepoint()
   const conn = outer.conn
   const name = outer.nextSavepointName()
-  const binding = new Binding('savepoint', conn, outer, name)
+  const binding = new Binding('savepoint', conn, outer)
   // Registered before SAVEPOINT is sent: from now on, statements of the outer transaction issued
   // from outside this savepoint wait for it to end instead of landing inside it.
   outer.openSavepoint(binding, letNextIn, manual)
@@ -191,9 +191,6 @@ export async function runTransaction<T>(
   fn: (scope: Scope) => Promise<T>,
   options: TransactionOptions,
 ): Promise<T> {
-  if (typeof fn !== 'function') {
-    throw new ValidationError([{ field: 'fn', messages: ['must be a function'] }], 'transaction')
-  }
   const retries = options.retries ?? 0
   if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
     throw new ValidationError([{ field: 'retries', messages: [`must be an integer from 0 to ${MAX_RETRIES}`] }], 'transaction')

@@ -276,12 +276,15 @@ export abstract class BaseRepository<T, Id extends number | string> {
     return rows.map((r) => this.spec.toEntity(r))
   }
 
-  /** Rows → a page: `limit + 1` rows were fetched to learn whether another page follows. */
-  protected toPage(rows: unknown[], limit: number): Page<T> {
+  /**
+   * Rows → a page: `limit + 1` rows were fetched to learn whether another page follows. `keyOf`
+   * gives the cursor's key (default: the spec's page key).
+   */
+  protected toPage(rows: unknown[], limit: number, keyOf: (entity: T) => number | string = this.spec.pageKey.of): Page<T> {
     const more = rows.length > limit
     const items = (more ? rows.slice(0, limit) : rows).map((r) => this.spec.toEntity(r))
     const last = items[items.length - 1]
-    const nextCursor = more && last !== undefined ? encodeCursor(this.spec.pageKey.of(last)) : null
+    const nextCursor = more && last !== undefined ? encodeCursor(keyOf(last)) : null
     return { items, nextCursor }
   }
 

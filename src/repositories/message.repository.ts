@@ -249,9 +249,9 @@ export class MessageRepository extends BaseRepository<Message, string> {
    * let cursor: string | null = null
    * for (;;) {
    *   const page = await db.messages.listBySession(sessionId, { cursor })
-   *   for (const m of page) show(m)
+   *   for (const m of page) console.log(m.role, m.textContent)
    *   cursor = page.endCursor
-   *   if (page.nextCursor === null) await nextPoll()
+   *   if (page.nextCursor === null) await new Promise((r) => setTimeout(r, 1000)) // caught up: poll again
    * }
    * ```
    */
@@ -272,11 +272,10 @@ export class MessageRepository extends BaseRepository<Message, string> {
       if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
       return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
     })
-    const more = rows.length > limit
-    const items = (more ? rows.slice(0, limit) : rows).map(toMessage)
+    const { items, nextCursor } = this.toPage(rows, limit, (m) => m.seq)
     const last = items[items.length - 1]
     const endCursor = last === undefined ? (after === undefined ? null : encodeCursor(after)) : encodeCursor(last.seq)
-    return Object.assign(items, { nextCursor: more ? endCursor : null, endCursor })
+    return Object.assign(items, { nextCursor, endCursor })
   }
 
   /**
