@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { generateDatabaseTypes } from './lib/generate-types.js'
+import { generateDatabaseTypes } from '../src/codegen/generate-types.js'
 
 const target = fileURLToPath(new URL('../src/generated/database.ts', import.meta.url))
 const check = process.argv.includes('--check')

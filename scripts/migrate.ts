@@ -1,32 +1,8 @@
 /**
- * `npm run migrate -- latest|down|status`: migrations of the database at DATABASE_URL
- * (or of an embedded PGlite in `--data-dir <dir>`).
+ * `npm run migrate -- latest|down|status [--data-dir DIR | --url URL] [--migrations DIR]`:
+ * the repository's shortcut for the shipped CLI, `automagik-db migrate …` (see src/cli).
  */
-import { Db } from '../src/index.js'
+import { processIo } from '../src/cli/io.js'
+import { runCli } from '../src/cli/run.js'
 
-const args = process.argv.slice(2)
-const command = args.find((a) => !a.startsWith('--')) ?? 'status'
-const dirFlag = args.indexOf('--data-dir')
-const dataDir = dirFlag >= 0 ? args[dirFlag + 1] : undefined
-
-if (!['latest', 'down', 'status'].includes(command)) {
-  console.error('usage: npm run migrate -- latest|down|status [--data-dir <dir>]')
-  process.exit(2)
-}
-if (!process.env.DATABASE_URL && !dataDir) {
-  console.error('set DATABASE_URL (or pass --data-dir <dir> for an embedded database on disk)')
-  process.exit(2)
-}
-
-await using db = await Db.connect(dataDir ? { dataDir, embedded: true } : {})
-if (command === 'latest') {
-  const applied = await db.migrate()
-  console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date')
-} else if (command === 'down') {
-  const reverted = await db.migrateDown()
-  console.log(reverted.length ? `reverted: ${reverted.join(', ')}` : 'nothing to revert')
-} else {
-  for (const m of await db.migrationStatus()) {
-    console.log(`${m.executedAt ? m.executedAt.toISOString() : 'pending'.padEnd(24)}  ${m.name}`)
-  }
-}
+process.exitCode = await runCli(['migrate', ...process.argv.slice(2)], processIo())

@@ -1,19 +1,30 @@
 import pg from 'pg'
 import { parseIntoClientConfig } from 'pg-connection-string'
-import { ConnectionError, ValidationError, type FieldIssue } from './errors.js'
+import { ConnectionError, DataLayerError, ValidationError, type FieldIssue } from './errors.js'
+import { diskFolder, lockDataDir, type DataDirLock } from './data-dir-lock.js'
 import type { Logger } from './logger.js'
+import type { PGlite } from '@electric-sql/pglite'
+import type { AppMigrations } from './migration-sources.js'
 import { typeParsers } from './execution/type-parsers.js'
 
 /**
  * How {@link Db.connect} reaches its database.
  *
  * - `url` (or the `DATABASE_URL` environment variable): real PostgreSQL through a `pg.Pool`.
- * - neither: embedded PGlite in memory; with `dataDir`, PGlite persisted in that folder.
+ * - `dataDir`: embedded PGlite persisted in that folder (one process at a time).
+ * - `embedded: true`: embedded PGlite in memory, even when DATABASE_URL is set.
+ * - none of these: PGlite in memory with a warning to `logger`; with `NODE_ENV=production`,
+ *   a DataLayerError `NO_DATABASE` instead.
  */
 export interface DbOptions {
   /** `postgres://user:password@host:port/database`. Defaults to `process.env.DATABASE_URL`. */
   url?: string
-  /** Embedded only: keep the PGlite database in this folder instead of in memory. */
+  /**
+   * Embedded only: keep the PGlite database in this folder instead of in memory. One process
+   * (and one Db) at a time: the folder holds a lock file, `automagik-db.lock`, while a Db has it
+   * open; a second opener gets ConnectionError `DATA_DIR_LOCKED` at once. A lock left by a process
+   * that died (`kill -9`, a crash, a reboot) is taken over.
+   */
   dataDir?: string
   /** Force the embedded database even when DATABASE_URL is set. */
   embedded?: boolean
@@ -48,15 +59,26 @@ export interface DbOptions {
    */
   statementCacheSize?: number
   /**
-   * How long `close()` lets queries and transactions in flight finish, in ms. After it, statements
-   * still running are cancelled (the server rolls them back) and the remaining connections are
-   * destroyed, so `close()` always ends. Default 10 000.
+   * How long `close()` lets queries and transactions in flight finish, in ms. After it, a
+   * connection still checked out takes no more statements (every one fails with DbClosedError,
+   * a COMMIT included) and its transaction is rolled back, never committed: on a server, the
+   * running statement is cancelled and the connection destroyed; on PGlite, which runs on this
+   * process's event loop and cannot interrupt a statement, ROLLBACK runs once the statement in
+   * progress ends, then PGlite closes. `close()` always ends. Default 10 000.
    */
   closeTimeout?: number
   /** Run pending migrations while connecting. Default false. */
   migrate?: boolean
+  /**
+   * The app's own migrations, run by `migrate()` after the package's and tracked apart from them:
+   * a record of Kysely migrations (`{ up, down? }` by name, applied in name order) or the path
+   * of a folder with one module per migration (`.js`, `.mjs`, or `.ts` where Node imports TypeScript).
+   */
+  migrations?: AppMigrations
   /** Receives warnings and, at debug level, each query's SQL text and duration. */
   logger?: Logger
+  /** @internal automagik-db/testing: a PGlite already started (from a snapshot), used instead of starting one; closed with the Db. */
+  pglite?: PGlite
 }
 
 /** The resolved settings, with the password kept out of every enumerable property. */
@@ -103,6 +125,14 @@ export function checkOptions(options: DbOptions): void {
   if (cache !== undefined && (!Number.isInteger(cache) || cache < 1 || cache > 100_000)) {
     issues.push({ field: 'statementCacheSize', messages: ['statementCacheSize must be an integer from 1 to 100000'] })
   }
+  const m: unknown = options.migrations
+  const record = typeof m === 'object' && m !== null && Object.getPrototypeOf(m) === Object.prototype
+  if (m !== undefined && !record && !(m instanceof URL && m.protocol === 'file:') && (typeof m !== 'string' || m === '')) {
+    issues.push({ field: 'migrations', messages: ['migrations must be a folder (a path or a file: URL) or a record of migrations'] })
+  }
+  if (options.url !== undefined && (options.dataDir !== undefined || options.embedded)) {
+    issues.push({ field: 'url', messages: ['url cannot be combined with dataDir or embedded: pick one database'] })
+  }
   if (issues.length > 0) throw new ValidationError(issues, 'Db.connect')
 }
 
@@ -141,17 +171,25 @@ export function serverPool(url: string, options: DbOptions): ResolvedConnection 
   return { backend: 'postgres', pool, target, secrets, closeTimeout, close: async () => undefined }
 }
 
-/** Starts embedded PGlite (in memory, or in `dataDir`) behind a one-connection `pg.Pool`. */
+/**
+ * Embedded PGlite (in memory, or in `dataDir`) behind a one-connection `pg.Pool`. A `dataDir` on
+ * disk is locked for this process first (see {@link lockDataDir}) and unlocked on close.
+ */
 export async function embeddedPool(options: DbOptions): Promise<ResolvedConnection> {
+  checkMemoryFallback(options)
   const closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout
   const [{ PGlite }, { createPgConfig }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite/node-postgres'),
   ])
+  const folder = options.dataDir === undefined ? undefined : diskFolder(options.dataDir)
+  const lock = folder === undefined ? undefined : await lockDataDir(folder)
   let pglite: Awaited<ReturnType<typeof PGlite.create>>
   try {
-    pglite = await PGlite.create(options.dataDir)
+    pglite = options.pglite ?? (await PGlite.create(options.dataDir))
+    await lock?.confirm()
   } catch (err) {
+    await lock?.release().catch(() => undefined)
     throw new ConnectionError(`the embedded database could not start${options.dataDir ? ` in ${options.dataDir}` : ''}`, {
       code: 'EMBEDDED',
       cause: err,
@@ -173,8 +211,44 @@ export async function embeddedPool(options: DbOptions): Promise<ResolvedConnecti
     target,
     secrets: [],
     closeTimeout,
-    close: () => pglite.close(),
+    close: () => closeEmbedded(pglite, lock),
   }
+}
+
+/**
+ * Closes PGlite and unlocks its folder. A transaction still open on its one session (its caller
+ * never ended it, and closeTimeout has passed) is rolled back first, explicitly: never committed.
+ */
+async function closeEmbedded(pglite: PGlite, lock: DataDirLock | undefined): Promise<void> {
+  try {
+    if (!pglite.closed && pglite.isInTransaction()) await pglite.exec('ROLLBACK').catch(() => undefined)
+    if (!pglite.closed) await pglite.close()
+  } finally {
+    await lock?.release()
+  }
+}
+
+/**
+ * The in-memory fallback (no `url`, `DATABASE_URL`, `dataDir` or `embedded: true`) is refused
+ * with NODE_ENV=production: a production app that forgot its database URL must not start on a
+ * database that vanishes with the process. Elsewhere it is allowed, with one warning.
+ */
+function checkMemoryFallback(options: DbOptions): void {
+  if (options.embedded === true || options.dataDir !== undefined || options.pglite !== undefined) return
+  if (process.env.NODE_ENV === 'production') {
+    throw new DataLayerError(
+      'no database chosen: NODE_ENV is production and neither `url`, DATABASE_URL nor `dataDir` is set, ' +
+        'so Db.connect() would start an in-memory database that is lost when the process ends. Set ' +
+        "DATABASE_URL (or pass { url }) for PostgreSQL, pass { dataDir: './data' } for embedded PGlite on " +
+        'disk, or pass { embedded: true } if an in-memory database is what you want.',
+      { code: 'NO_DATABASE' },
+    )
+  }
+  options.logger?.warn(
+    { backend: 'pglite', target: 'pglite:memory' },
+    'automagik-db: no url, DATABASE_URL or dataDir given: using an in-memory embedded database, lost ' +
+      'when the process ends (pass { embedded: true } to choose it explicitly and silence this warning)',
+  )
 }
 
 const unique = (values: string[]): string[] => [...new Set(values.filter((v) => v !== ''))]

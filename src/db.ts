@@ -1,24 +1,23 @@
 import { inspect } from 'node:util'
 import type { Kysely } from 'kysely'
-import type { Migrator } from 'kysely/migration'
 import type { Database } from './generated/database.js'
-import { DEFAULTS, checkOptions, embeddedPool, serverPool, type DbOptions, type ResolvedConnection } from './connect-options.js'
-import { runMigrator, toStatus, unwrapMigrationResult, type MigrationStatus } from './migrator.js'
-import { DbLifetime } from './db-lifetime.js'
+import { checkOptions, embeddedPool, serverPool, type DbOptions, type ResolvedConnection } from './connect-options.js'
+import { assertSchemaName, openRoot } from './db-open.js'
+import { migrateDownLatest, migrateLatest, migrationStatusOf, runMigrator, type MigrationStatus, type Migrators } from './migrator.js'
+import { loadAppMigrations } from './migration-sources.js'
+import type { QueryContext } from './execution/query-context.js'
+import type { RepositoryClass, Shared } from './db-types.js'
 import { MisuseError, ValidationError } from './errors.js'
 import { checkSql } from './validation.js'
-import { QueryRunner } from './execution/query-runner.js'
-import { Binding, Scope, ScopeRoot } from './execution/scope.js'
-import { toKyselyResult } from './execution/kysely-glue.js'
+import { Binding, Scope } from './execution/scope.js'
+import { runBatch } from './execution/batch.js'
 import { openTransaction, runTransaction, type IsolationLevel, type TransactionOptions } from './execution/transaction.js'
 import { repositories, type Repositories, type RepositoryName } from './repositories/registry.js'
 
-const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
-
 /** A transaction you end yourself (see {@link Db.startTransaction}). */
-export interface TransactionHandle {
+export interface TransactionHandle<Tables = {}> {
   /** A Db bound to this transaction. */
-  readonly db: Db
+  readonly db: Db<Tables>
   /** True until commit() or rollback() is called. */
   readonly isOpen: boolean
   /** Commits (or releases the savepoint). */
@@ -32,7 +31,8 @@ export interface TransactionHandle {
  * with {@link Db.connect}, pass it into your services, and close it on shutdown.
  *
  * A Db bound to a transaction (the `tx` given to {@link Db.transaction}'s callback) has the same
- * API; everything done through it is part of that transaction.
+ * API; everything done through it is part of that transaction. `Tables` are the app's own tables
+ * (from its migrations), typed next to ours in {@link Db.kysely}.
  *
  * @example
  * ```ts
@@ -41,18 +41,21 @@ export interface TransactionHandle {
  * const agent = await db.agents.create({ name: 'helper', type: 'simple', model: 'gpt-4' })
  * ```
  */
-export class Db implements AsyncDisposable {
+export class Db<Tables = {}> implements AsyncDisposable {
   readonly #scope: Scope
-  readonly #lifetime: DbLifetime
+  readonly #shared: Shared
   /** Only the Db made by connect() closes the pool. */
   readonly #owner: boolean
   readonly #repositories: Partial<Record<RepositoryName, unknown>> = {}
+  /** The app's repositories made by {@link Db.repository}, one per class. */
+  readonly #appRepositories = new Map<Function, unknown>()
 
   static {
     // One getter per entry of the registry; each repository is made on first use, so a
-    // transaction's Db only pays for the ones it touches.
+    // transaction's Db only pays for the ones it touches. `this`, not `Db`: tsc's output names
+    // the class through an alias assigned after the class body, so `Db` is undefined here in dist/.
     for (const name of Object.keys(repositories) as RepositoryName[]) {
-      Object.defineProperty(Db.prototype, name, {
+      Object.defineProperty(this.prototype, name, {
         configurable: true,
         enumerable: false,
         get(this: Db) {
@@ -63,15 +66,44 @@ export class Db implements AsyncDisposable {
   }
 
   /** Use {@link Db.connect}. */
-  private constructor(scope: Scope, lifetime: DbLifetime, owner = false) {
+  private constructor(scope: Scope, shared: Shared, owner = false) {
     this.#scope = scope
-    this.#lifetime = lifetime
+    this.#shared = shared
     this.#owner = owner
   }
 
-  /** Typed Kysely for queries the repositories don't cover; bound to the transaction, if any. */
-  get kysely(): Kysely<Database> {
-    return this.#scope.kysely
+  /**
+   * Typed Kysely for queries the repositories don't cover (our tables and the app's); bound to
+   * the transaction, if any.
+   */
+  get kysely(): Kysely<Database & Tables> {
+    return this.#scope.kysely as unknown as Kysely<Database & Tables>
+  }
+
+  /**
+   * The app's repository `cls`, bound to this Db: on a transaction's Db it runs in the
+   * transaction, on a test fixture's Db inside the test's rollback. Made once per Db; `cls` is a
+   * BaseRepository subclass or any class whose constructor takes the executor it is given.
+   *
+   * @example
+   * ```ts
+   * class Counter {
+   *   constructor(private readonly executor: QueryContext) {}
+   *   agents() { return this.executor.kysely.selectFrom('agents').select('id').execute() }
+   * }
+   * const ids = await db.repository(Counter).agents()
+   * ```
+   */
+  repository<R>(cls: RepositoryClass<R, Tables>): R {
+    if (typeof cls !== 'function') {
+      throw new ValidationError([{ field: 'cls', messages: ['must be a repository class'] }], 'db.repository')
+    }
+    let repo = this.#appRepositories.get(cls) as R | undefined
+    if (repo === undefined) {
+      repo = new cls(this.#scope as unknown as QueryContext<Database & Tables>)
+      this.#appRepositories.set(cls, repo)
+    }
+    return repo
   }
 
   /**
@@ -83,31 +115,13 @@ export class Db implements AsyncDisposable {
    * const local = await Db.connect({ dataDir: './data' }) // PGlite on disk
    * ```
    */
-  static async connect(options: DbOptions = {}): Promise<Db> {
+  static async connect<Tables = {}>(options: DbOptions = {}): Promise<Db<Tables>> {
     checkOptions(options)
+    const appMigrations = await loadAppMigrations(options.migrations)
     const url = options.embedded || options.dataDir !== undefined ? undefined : (options.url ?? process.env.DATABASE_URL)
     const conn: ResolvedConnection = url ? serverPool(url, options) : await embeddedPool(options)
-    const statementTimeout = options.statementTimeout ?? DEFAULTS.statementTimeout
-    // The server enforces statement_timeout; the client-side limit only fires when the server
-    // itself stops answering (frozen, partitioned).
-    const defaultClientTimeout = conn.backend === 'postgres' && statementTimeout > 0 ? statementTimeout + 5_000 : 0
-    const runner = new QueryRunner(conn.pool, {
-      backend: conn.backend,
-      preparedStatements: options.preparedStatements ?? true,
-      statementCapacity: options.statementCacheSize ?? DEFAULTS.statementCacheSize,
-      // PGlite runs in process: nothing can freeze without freezing us, and its one connection
-      // could not be replaced.
-      clientTimeout: conn.backend === 'pglite' ? 0 : (options.clientTimeout ?? defaultClientTimeout),
-      closeTimeout: conn.closeTimeout,
-      logger: options.logger,
-      secrets: conn.secrets,
-    })
-    const shutdown = async () => {
-      await runner.end()
-      await conn.close()
-    }
-    const lifetime = new DbLifetime(conn.backend, conn.target, shutdown)
-    const db = new Db(new Scope(new ScopeRoot(runner, () => lifetime.close()), undefined, ''), lifetime, true)
+    const { root, lifetime } = openRoot(conn, options)
+    const db = new Db<Tables>(new Scope(root, undefined, ''), { lifetime, appMigrations }, true)
     try {
       // Fail fast with a clear error when the server can't be reached.
       if (conn.backend === 'postgres') await db.query('SELECT 1')
@@ -121,7 +135,7 @@ export class Db implements AsyncDisposable {
 
   /** `postgres` for a server, `pglite` for the embedded database. */
   get backend(): 'postgres' | 'pglite' {
-    return this.#lifetime.backend
+    return this.#shared.lifetime.backend
   }
 
   /** True when this Db is bound to a transaction (or a savepoint inside one). */
@@ -151,19 +165,16 @@ export class Db implements AsyncDisposable {
    * await tenant.transaction(async (tx) => tx.agents.create({ name: 'a', type: 't', model: 'm' }))
    * ```
    */
-  withSchema(schema: string): Db {
-    if (typeof schema !== 'string' || !SCHEMA_RE.test(schema)) {
-      throw new ValidationError(
-        [{ field: 'schema', messages: ['must be a plain identifier: letters, digits and _, at most 63, not starting with a digit'] }],
-        'withSchema',
-      )
-    }
-    return new Db(this.#scope.withSchema(schema), this.#lifetime)
+  withSchema(schema: string): Db<Tables> {
+    assertSchemaName(schema)
+    return new Db<Tables>(this.#scope.withSchema(schema), this.#shared)
   }
 
   /**
-   * Applies every pending migration; returns the names applied. On a {@link Db.withSchema} Db,
-   * in that schema (created if missing).
+   * Applies every pending migration, the package's first, then the app's (`migrations` of
+   * {@link Db.connect}); returns the names applied. Each side is recorded in its own table, so
+   * a later release of automagik-db adds its migrations without touching the app's. On a
+   * {@link Db.withSchema} Db, in that schema (created if missing).
    *
    * @example
    * ```ts
@@ -171,11 +182,12 @@ export class Db implements AsyncDisposable {
    * ```
    */
   migrate(): Promise<string[]> {
-    return this.#migrate(async (m) => unwrapMigrationResult(await m.migrateToLatest()))
+    return this.#migrate(migrateLatest)
   }
 
   /**
-   * Reverts the latest applied migration; returns its name (or nothing when none was applied).
+   * Reverts the latest applied migration, the package's or the app's, whichever ran last;
+   * returns its name (or nothing when none was applied).
    *
    * @example
    * ```ts
@@ -183,11 +195,12 @@ export class Db implements AsyncDisposable {
    * ```
    */
   migrateDown(): Promise<string[]> {
-    return this.#migrate(async (m) => unwrapMigrationResult(await m.migrateDown()))
+    return this.#migrate(migrateDownLatest)
   }
 
   /**
-   * Every migration the package ships, with when it was applied (null when pending).
+   * Every migration, the package's then the app's, each with its `owner` and when it was
+   * applied (null when pending).
    *
    * @example
    * ```ts
@@ -195,12 +208,13 @@ export class Db implements AsyncDisposable {
    * ```
    */
   migrationStatus(): Promise<MigrationStatus[]> {
-    return this.#migrate(async (m) => toStatus(await m.getMigrations()))
+    return this.#migrate(migrationStatusOf)
   }
 
-  #migrate<T>(op: (migrator: Migrator) => Promise<T>): Promise<T> {
+  #migrate<T>(op: (migrators: Migrators) => Promise<T>): Promise<T> {
     const scope = this.#scope
-    return scope.binding !== undefined ? runMigrator(scope, op) : this.#pinned((pinned) => runMigrator(pinned, op))
+    const app = this.#shared.appMigrations
+    return scope.binding !== undefined ? runMigrator(scope, app, op) : this.#pinned((pinned) => runMigrator(pinned, app, op))
   }
 
   /**
@@ -220,7 +234,7 @@ export class Db implements AsyncDisposable {
    * }, { isolationLevel: 'serializable', retries: 3 })
    * ```
    */
-  transaction<T>(fn: (tx: Db) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  transaction<T>(fn: (tx: Db<Tables>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (typeof fn !== 'function') {
       return Promise.reject(new ValidationError([{ field: 'fn', messages: ['must be a function'] }], 'transaction'))
     }
@@ -237,7 +251,7 @@ export class Db implements AsyncDisposable {
    * await handle.rollback() // nothing was written
    * ```
    */
-  async startTransaction(options: { isolationLevel?: IsolationLevel } = {}): Promise<TransactionHandle> {
+  async startTransaction(options: { isolationLevel?: IsolationLevel } = {}): Promise<TransactionHandle<Tables>> {
     const tx = await openTransaction(this.#scope, options, true)
     const db = this.#bound(tx.scope)
     return {
@@ -250,8 +264,8 @@ export class Db implements AsyncDisposable {
     }
   }
 
-  #bound(scope: Scope): Db {
-    return new Db(scope, this.#lifetime)
+  #bound(scope: Scope): Db<Tables> {
+    return new Db<Tables>(scope, this.#shared)
   }
 
   /**
@@ -286,18 +300,7 @@ export class Db implements AsyncDisposable {
     if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r))) {
       throw new ValidationError([{ field: 'rows', messages: ['must be an array of parameter arrays'] }], 'db.batch')
     }
-    if (rows.length === 0) return 0
-    return runTransaction(
-      this.#scope,
-      async (scope) => {
-        let affected = 0
-        for (const params of rows) {
-          affected += Number(toKyselyResult(await scope.execute(text, params, true)).numAffectedRows ?? 0n)
-        }
-        return affected
-      },
-      {},
-    )
+    return runBatch(this.#scope, text, rows)
   }
 
   /**
@@ -314,7 +317,7 @@ export class Db implements AsyncDisposable {
    * })
    * ```
    */
-  withConnection<T>(fn: (conn: Db) => Promise<T>): Promise<T> {
+  withConnection<T>(fn: (conn: Db<Tables>) => Promise<T>): Promise<T> {
     if (this.#scope.binding !== undefined) return fn(this)
     return this.#pinned((scope) => scope.runInside(() => fn(this.#bound(scope))))
   }
@@ -333,7 +336,12 @@ export class Db implements AsyncDisposable {
 
   /**
    * Closes the pool (and the embedded database). Only the Db made by {@link Db.connect} can be
-   * closed; queries after close fail with {@link DbClosedError}.
+   * closed; queries after close fail with {@link DbClosedError}. Work in flight may finish for up
+   * to `closeTimeout` ms; after it, a connection still in use takes no more statements (a late
+   * COMMIT fails) and a transaction still open is rolled back, never committed. On a server the
+   * running statement is cancelled; embedded PGlite runs on this process's event loop, so a
+   * running statement cannot be interrupted: close() waits for it, then rolls back what is open,
+   * closes PGlite and releases the `dataDir` lock. close() always returns.
    *
    * @example
    * ```ts
@@ -344,12 +352,12 @@ export class Db implements AsyncDisposable {
     if (!this.#owner) {
       throw new MisuseError('close() is called on the Db made by Db.connect(), not on a transaction, pinned connection or schema view')
     }
-    await this.#lifetime.close()
+    await this.#shared.lifetime.close()
   }
 
   /** @internal Registers work to run once the pool has closed (used by automagik-db/testing). */
-  static onClose(db: Db, fn: () => Promise<void>): void {
-    db.#lifetime.onClose(fn)
+  static onClose(db: Db<any>, fn: () => Promise<void>): void {
+    db.#shared.lifetime.onClose(fn)
   }
 
   /**
@@ -357,7 +365,7 @@ export class Db implements AsyncDisposable {
    * embedded PGlite, a query on the root Db inside it then fails fast with `SELF_DEADLOCK`
    * instead of waiting for the only connection, which the transaction holds.
    */
-  static inTransactionScope<T>(tx: Db, fn: () => Promise<T>): Promise<T> {
+  static inTransactionScope<T>(tx: Db<any>, fn: () => Promise<T>): Promise<T> {
     return tx.#scope.runInside(fn)
   }
 
@@ -369,17 +377,12 @@ export class Db implements AsyncDisposable {
   /** A safe description: backend and target, never the password. */
   toString(): string {
     const schema = this.schema === undefined ? '' : `, schema ${this.schema}`
-    return `Db(${this.#lifetime.target}${schema}${this.isTransaction ? ', transaction' : ''})`
+    return `Db(${this.#shared.lifetime.target}${schema}${this.isTransaction ? ', transaction' : ''})`
   }
 
   toJSON(): { backend: string; target: string; transaction: boolean; schema?: string } {
-    const json: { backend: string; target: string; transaction: boolean; schema?: string } = {
-      backend: this.backend,
-      target: this.#lifetime.target,
-      transaction: this.isTransaction,
-    }
-    if (this.schema !== undefined) json.schema = this.schema
-    return json
+    const { backend, schema, isTransaction: transaction } = this
+    return { backend, target: this.#shared.lifetime.target, transaction, ...(schema === undefined ? {} : { schema }) }
   }
 
   [inspect.custom](): string {
@@ -388,4 +391,4 @@ export class Db implements AsyncDisposable {
 }
 
 // The registry's getters, typed: `db.agents` is an AgentRepository, and so on.
-export interface Db extends Repositories {}
+export interface Db<Tables = {}> extends Repositories {}

@@ -4,14 +4,16 @@ export { Db } from './db.js'
 export type { DbOptions } from './connect-options.js'
 export type { Logger } from './logger.js'
 export type { TransactionHandle } from './db.js'
+export type { RepositoryClass } from './db-types.js'
 export type { TransactionOptions, IsolationLevel } from './execution/transaction.js'
 export { kyselyContext, type QueryContext } from './execution/query-context.js'
 export { repositories, type Repositories } from './repositories/registry.js'
 export type { MigrationStatus } from './migrator.js'
+export { loadAppMigrations, type AppMigrations, type MigrationOwner } from './migration-sources.js'
 export * from './errors.js'
 export { translateError } from './pg-errors.js'
 export type { Database } from './generated/database.js'
-export type { JsonObject } from './models/entity.js'
+export type { JsonObject, JsonArray, JsonValue } from './models/entity.js'
 export type { Entity } from './models/entity.js'
 export { Agent, CreateAgentInput, UpdateAgentInput } from './models/agent.model.js'
 export { User, CreateUserInput, UpdateUserInput } from './models/user.model.js'
@@ -26,7 +28,17 @@ export {
   type ReadMode,
   type Access,
 } from './models/memory.model.js'
-export { BaseRepository, type Page, type ListOptions, DEFAULT_LIMIT, MAX_LIMIT } from './repositories/base.repository.js'
+export {
+  BaseRepository,
+  type TableSpec,
+  type Page,
+  type ListPage,
+  type Keyset,
+  asListPage,
+  type ListOptions,
+  DEFAULT_LIMIT,
+  MAX_LIMIT,
+} from './repositories/base.repository.js'
 export { AgentRepository, type AgentListOptions } from './repositories/agent.repository.js'
 export { UserRepository } from './repositories/user.repository.js'
 export { SessionRepository, type SessionFilter } from './repositories/session.repository.js'

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely'
 import type { Scope } from './execution/scope.js'
-import { Migrator, type MigrationResultSet, type MigrationInfo } from 'kysely/migration'
-import { migrations } from '../migrations/index.js'
+import { Migrator, type Migration, type MigrationResultSet, type MigrationInfo } from 'kysely/migration'
+import { sql } from 'kysely'
+import { coreMigrations, type MigrationOwner } from './migration-sources.js'
 import { translateError } from './pg-errors.js'
 import { MigrationError } from './errors.js'
 
@@ -10,21 +11,98 @@ export const MIGRATION_TABLE = 'automagik_migration'
 /** The lock table Kysely uses so that two processes never migrate at once. */
 export const MIGRATION_LOCK_TABLE = 'automagik_migration_lock'
 
-/** One migration and whether it has been applied. */
+/** The tables in which the app's own migrations are recorded, apart from ours. */
+export const APP_MIGRATION_TABLE = 'automagik_app_migration'
+export const APP_MIGRATION_LOCK_TABLE = 'automagik_app_migration_lock'
+
+/** One migration, whose it is, and whether it has been applied. */
 export interface MigrationStatus {
   name: string
+  /** `automagik-db` for the package's own migrations, `app` for those passed to Db.connect. */
+  owner: MigrationOwner
   executedAt: Date | null
 }
 
-/** Builds the Kysely migrator over the package's static migration list (its tables in `schema`). */
-export function createMigrator(db: Kysely<any>, schema?: string): Migrator {
+/**
+ * Builds the Kysely migrator over the package's migrations (default), or over an app's
+ * migrations tracked in their own tables, with those tables in `schema`.
+ *
+ * @example
+ * ```ts
+ * const { error } = await createMigrator(kysely).migrateToLatest()
+ * ```
+ */
+export function createMigrator(
+  db: Kysely<any>,
+  schema?: string,
+  app?: Readonly<Record<string, Migration>>,
+): Migrator {
+  const list = app ?? coreMigrations
   return new Migrator({
     db,
     ...(schema ? { migrationTableSchema: schema } : {}),
-    provider: { getMigrations: async () => migrations },
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    provider: { getMigrations: async () => list },
+    migrationTableName: app ? APP_MIGRATION_TABLE : MIGRATION_TABLE,
+    migrationLockTableName: app ? APP_MIGRATION_LOCK_TABLE : MIGRATION_LOCK_TABLE,
   })
+}
+
+/** The package's migrator and, when the app passed migrations, the app's. */
+export interface Migrators {
+  core: Migrator
+  app: Migrator | undefined
+  /** App migrations recorded in the database (read when the app passed none). */
+  recordedApp(): Promise<MigrationStatus[]>
+}
+
+/**
+ * Applies ours, then the app's; returns the names applied.
+ *
+ * @example
+ * ```ts
+ * await runMigrator(scope, app, migrateLatest)
+ * ```
+ */
+export async function migrateLatest(m: Migrators): Promise<string[]> {
+  const applied = unwrapMigrationResult(await m.core.migrateToLatest())
+  if (m.app) applied.push(...unwrapMigrationResult(await m.app.migrateToLatest()))
+  return applied
+}
+
+/**
+ * Reverts the latest applied migration, whoever owns it (on a tie, the app's: it ran after ours).
+ *
+ * @example
+ * ```ts
+ * await runMigrator(scope, app, migrateDownLatest)
+ * ```
+ */
+export async function migrateDownLatest(m: Migrators): Promise<string[]> {
+  const latest = (list: MigrationStatus[]) =>
+    list.reduce<MigrationStatus | undefined>((a, b) => (b.executedAt && (!a?.executedAt || b.executedAt >= a.executedAt) ? b : a), undefined)
+  const core = latest(toStatus(await m.core.getMigrations(), 'automagik-db'))
+  const app = latest(m.app ? toStatus(await m.app.getMigrations(), 'app') : await m.recordedApp())
+  const appIsLatest = app?.executedAt != null && (core?.executedAt == null || app.executedAt >= core.executedAt)
+  if (appIsLatest && !m.app) {
+    throw new MigrationError(
+      `the latest applied migration is the app's ${app.name}: pass the app's migrations (Db.connect({ migrations }) or --migrations) to revert it`,
+    )
+  }
+  const migrator = appIsLatest ? m.app! : m.core
+  return unwrapMigrationResult(await migrator.migrateDown())
+}
+
+/**
+ * Ours, then the app's, each with when it was applied.
+ *
+ * @example
+ * ```ts
+ * await runMigrator(scope, app, migrationStatusOf)
+ * ```
+ */
+export async function migrationStatusOf(m: Migrators): Promise<MigrationStatus[]> {
+  const core = toStatus(await m.core.getMigrations(), 'automagik-db')
+  return [...core, ...(m.app ? toStatus(await m.app.getMigrations(), 'app') : await m.recordedApp())]
 }
 
 /** Throws the migrator's error (typed) if the run failed; returns the names it applied. */
@@ -38,8 +116,8 @@ export function unwrapMigrationResult({ error, results }: MigrationResultSet): s
 }
 
 /** Maps Kysely's migration info to the public status shape. */
-export function toStatus(infos: readonly MigrationInfo[]): MigrationStatus[] {
-  return infos.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }))
+export function toStatus(infos: readonly MigrationInfo[], owner: MigrationOwner): MigrationStatus[] {
+  return infos.map((m) => ({ name: m.name, owner, executedAt: m.executedAt ?? null }))
 }
 
 /**
@@ -53,7 +131,11 @@ export function toStatus(infos: readonly MigrationInfo[]): MigrationStatus[] {
  * await runMigrator(pinnedScope, async (m) => unwrapMigrationResult(await m.migrateToLatest()))
  * ```
  */
-export async function runMigrator<T>(scope: Scope, op: (migrator: Migrator) => Promise<T>): Promise<T> {
+export async function runMigrator<T>(
+  scope: Scope,
+  app: Readonly<Record<string, Migration>> | undefined,
+  op: (migrators: Migrators) => Promise<T>,
+): Promise<T> {
   const binding = scope.binding
   if (binding === undefined) throw new MigrationError('migrations run on a connection-bound scope')
   const conn = binding.conn
@@ -78,7 +160,13 @@ export async function runMigrator<T>(scope: Scope, op: (migrator: Migrator) => P
           await conn.control(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
           await conn.control(`SET ${local ? 'LOCAL ' : ''}search_path TO "${schema}"`)
         }
-        return await op(createMigrator(scope.withSchema('').kysely, schema || undefined))
+        const kysely = scope.withSchema('').kysely
+        const inSchema = schema || undefined
+        return await op({
+          core: createMigrator(kysely, inSchema),
+          app: app && Object.keys(app).length > 0 ? createMigrator(kysely, inSchema, app) : undefined,
+          recordedApp: () => recordedAppMigrations(kysely),
+        })
       } finally {
         // In a failed transaction nothing can run; its rollback puts the settings back anyway.
         if (conn.txStatus !== 'E') {
@@ -93,4 +181,12 @@ export async function runMigrator<T>(scope: Scope, op: (migrator: Migrator) => P
   } catch (err) {
     throw translateError(err)
   }
+}
+
+/** The app migrations recorded in the database (search_path is the scope's schema). */
+async function recordedAppMigrations(kysely: Kysely<any>): Promise<MigrationStatus[]> {
+  const { rows } = await sql<{ present: boolean }>`SELECT to_regclass(${APP_MIGRATION_TABLE}) IS NOT NULL AS present`.execute(kysely)
+  if (!rows[0]?.present) return []
+  const recorded = await kysely.selectFrom(APP_MIGRATION_TABLE).select(['name', 'timestamp']).orderBy('name').execute()
+  return recorded.map((r) => ({ name: String(r.name), owner: 'app', executedAt: new Date(String(r.timestamp)) }))
 }

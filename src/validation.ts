@@ -4,6 +4,7 @@ import {
   maxLength,
   registerDecorator,
   validateSync,
+  ValidationTypes,
   type ValidationError as ClassValidatorError,
   type ValidationOptions,
 } from 'class-validator'
@@ -31,6 +32,15 @@ export function unsafeTextReason(value: string): string | undefined {
 /** Why `value` is not a JSON object that round-trips exactly, or undefined when it is. */
 export function jsonObjectReason(value: unknown): string | undefined {
   if (!isPlainObject(value)) return 'must be a plain JSON object'
+  return jsonValueReason(value, 0)
+}
+
+/**
+ * Why `value` is not a JSON object or array that round-trips exactly (e.g. an OpenAI / AI SDK
+ * list of tool calls), or undefined when it is.
+ */
+export function jsonContainerReason(value: unknown): string | undefined {
+  if (!isPlainObject(value) && !Array.isArray(value)) return 'must be a JSON object or array'
   return jsonValueReason(value, 0)
 }
 
@@ -73,7 +83,9 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** The rules of this file: synchronous and pure, so the fast path calls them directly. */
-export const TRUSTED_VALIDATORS: ReadonlySet<string> = new Set(['isSafeText', 'isJsonObject', 'isDbId', 'isUuidText', 'isTimestamp'])
+export const TRUSTED_VALIDATORS: ReadonlySet<string> = new Set([
+  'isSafeText', 'isJsonObject', 'isJsonContainer', 'isDbId', 'isUuidText', 'isTimestamp',
+])
 
 function decorator(name: string, check: (value: unknown) => string | undefined, options?: ValidationOptions) {
   return (target: object, propertyName: string) => {
@@ -96,6 +108,9 @@ export const IsSafeText = (options?: ValidationOptions) =>
 
 /** A plain JSON object whose every value round-trips through jsonb. */
 export const IsJsonObject = (options?: ValidationOptions) => decorator('isJsonObject', jsonObjectReason, options)
+
+/** A JSON object or a JSON array (kept as given) whose every value round-trips through jsonb. */
+export const IsJsonContainer = (options?: ValidationOptions) => decorator('isJsonContainer', jsonContainerReason, options)
 
 /** A database id: an integer from 1 to 2 147 483 647. */
 export const IsDbId = (options?: ValidationOptions) => decorator('isDbId', idReason, options)
@@ -129,6 +144,8 @@ function uuidReason(v: unknown): string | undefined {
 /** What validateInput needs of a class, worked out once. */
 interface InputPlan {
   readonly allowed: ReadonlySet<string>
+  /** Properties validated even when left out: a missing one reads `<field> is required`. */
+  readonly required: ReadonlySet<string>
   readonly accept: Acceptor
 }
 
@@ -140,10 +157,34 @@ function planOf(cls: Function): InputPlan {
   let plan = Object.hasOwn(holder, PLAN) ? holder[PLAN] : undefined
   if (plan === undefined) {
     const metadata = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false)
-    plan = { allowed: new Set(metadata.map((m) => m.propertyName)), accept: compileAcceptor(cls, TRUSTED_VALIDATORS) }
+    plan = {
+      allowed: new Set(metadata.map((m) => m.propertyName)),
+      required: requiredOf(metadata),
+      accept: compileAcceptor(cls, TRUSTED_VALIDATORS),
+    }
     Object.defineProperty(holder, PLAN, { value: plan })
   }
   return plan
+}
+
+/**
+ * The properties class-validator checks when they are left out: those whose every condition
+ * (`@IsOptional()`, `@ValidateIf()`) holds for an object without them.
+ */
+function requiredOf(metadata: ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidationMetadatas']>): Set<string> {
+  const required = new Set(metadata.map((m) => m.propertyName))
+  for (const m of metadata) {
+    if (m.type !== ValidationTypes.CONDITIONAL_VALIDATION) continue
+    const condition: unknown = m.constraints?.[0]
+    let holds = false
+    try {
+      holds = typeof condition === 'function' && Boolean(condition({}, undefined))
+    } catch {
+      holds = false
+    }
+    if (!holds) required.delete(m.propertyName)
+  }
+  return required
 }
 
 const VALIDATOR_OPTIONS = { forbidUnknownValues: true, validationError: { target: false, value: false } } as const
@@ -162,7 +203,7 @@ export function validateInput<T extends object>(cls: new () => T, input: unknown
   if (!isPlainObject(input) && !(input instanceof cls)) {
     throw new ValidationError([{ field: 'input', messages: ['must be an object'] }], context)
   }
-  const { allowed, accept } = planOf(cls)
+  const { allowed, required, accept } = planOf(cls)
   const instance = new cls() as Record<string, unknown>
   const unknownKeys: FieldIssue[] = []
   for (const key of Object.keys(input)) {
@@ -190,7 +231,14 @@ export function validateInput<T extends object>(cls: new () => T, input: unknown
     const message = err instanceof Error ? err.message : String(err)
     throw new ValidationError([{ field: 'input', messages: [`could not be validated (${message})`] }], context)
   }
-  if (errors.length > 0) throw new ValidationError(flatten(errors), context)
+  if (errors.length > 0) {
+    // A required field left out (or null) reads `<field> is required`, not one message per rule.
+    const missing = (e: ClassValidatorError) => required.has(e.property) && instance[e.property] == null
+    throw new ValidationError(
+      errors.flatMap((e) => (missing(e) ? [{ field: e.property, messages: [`${e.property} is required`] }] : flatten([e]))),
+      context,
+    )
+  }
   return instance as T
 }
 

@@ -34,7 +34,9 @@ export interface BoundQuery {
  *
  * `build` receives one placeholder per argument and must use each where the value goes; values
  * the builder writes itself (e.g. `true`) are kept as constants. The `shape` key must name
- * everything that changes the SQL text (which columns are set, which filters are NULL, …).
+ * everything that changes the SQL text (which columns are set, which filters are NULL, …), and
+ * `owner` (a repository class) keeps shapes of different classes apart: an app's repository
+ * over `agents` with its own columns never gets the SQL compiled for ours.
  *
  * @example
  * ```ts
@@ -44,11 +46,20 @@ export interface BoundQuery {
  * ```
  */
 export class CompiledShapes {
-  readonly #entries = new Map<string, Entry>()
+  /** Shapes by owner (a repository class; this instance itself for queries of no class). */
+  readonly #entries = new WeakMap<object, Map<string, Entry>>()
+  #size = 0
 
   /** The SQL of `shape` with `args` in place, compiling it with `build` the first time. */
-  bind(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<unknown>): BoundQuery {
-    let entry = this.#entries.get(shape)
+  bind(
+    shape: string,
+    args: readonly unknown[],
+    build: (slots: readonly unknown[]) => Compilable<unknown>,
+    owner: object = this,
+  ): BoundQuery {
+    let entries = this.#entries.get(owner)
+    if (entries === undefined) this.#entries.set(owner, (entries = new Map()))
+    let entry = entries.get(shape)
     if (entry === undefined) {
       const compiled: CompiledQuery<unknown> = build(args.map((_, i) => new Slot(i))).compile()
       entry = {
@@ -56,7 +67,10 @@ export class CompiledShapes {
         sql: compiled.sql,
         sources: compiled.parameters.map((p) => (p instanceof Slot ? p.index : { value: p })),
       }
-      if (this.#entries.size < MAX_SHAPES) this.#entries.set(shape, entry)
+      if (this.#size < MAX_SHAPES) {
+        entries.set(shape, entry)
+        this.#size++
+      }
     }
     const { sql, sources, compiled } = entry
     const parameters = new Array<unknown>(sources.length)

@@ -26,6 +26,8 @@ export interface ConnectionHost {
   logQuery(sql: string, params: readonly unknown[], started: number, error?: unknown): void
   warn(obj: object, message: string): void
   describe(err: unknown): Record<string, unknown>
+  /** The error of a statement issued after closeTimeout passed. */
+  closedForWork(): DataLayerError
 }
 
 /** PostgreSQL's transaction status after the last statement: idle, in a transaction, failed. */
@@ -205,6 +207,8 @@ export class PgConnection {
 
   async #send(text: string, values: unknown[], useName: boolean): Promise<QueryResult> {
     const host = this.#host
+    // Past closeTimeout nothing more runs here (a late COMMIT least of all): only the ROLLBACK.
+    if (this.#cancelledByClose && text !== 'ROLLBACK') throw host.closedForWork()
     const config: QueryConfig = { text, values }
     if (useName) {
       const name = this.statements.nameFor(text)

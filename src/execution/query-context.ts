@@ -8,12 +8,14 @@ import { CompiledShapes } from './compiled-shapes.js'
  * run a query compiled once per shape. A Db hands its repositories its scope (statements go
  * straight to its connection); a repository built on a bare Kysely gets {@link kyselyContext}.
  */
-export interface QueryContext {
-  readonly kysely: Kysely<Database>
+export interface QueryContext<DB = Database> {
+  readonly kysely: Kysely<DB>
   runCompiled<R>(
     shape: string,
     args: readonly unknown[],
     build: (slots: readonly unknown[]) => Compilable<R>,
+    /** Whose shape this is (a repository class): shapes of different owners never mix. */
+    owner?: object,
   ): Promise<QueryResult<R>>
 }
 
@@ -27,12 +29,12 @@ export interface QueryContext {
  * const agents = new AgentRepository(kyselyContext(kysely))
  * ```
  */
-export function kyselyContext(kysely: Kysely<Database>): QueryContext {
+export function kyselyContext<DB = Database>(kysely: Kysely<DB>): QueryContext<DB> {
   const shapes = new CompiledShapes()
   return {
     kysely,
-    async runCompiled<R>(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<R>) {
-      const { parameters, compiled } = shapes.bind(shape, args, build)
+    async runCompiled<R>(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<R>, owner?: object) {
+      const { parameters, compiled } = shapes.bind(shape, args, build, owner)
       try {
         return await kysely.executeQuery<R>({ ...compiled, parameters } as never)
       } catch (err) {

@@ -215,8 +215,11 @@ export class QueryRunner implements ConnectionHost {
 
   /**
    * Closes the pool gracefully: new work fails with DbClosedError at once, idle connections close,
-   * and connections in use may finish until `closeTimeout`. Then their running statements are
-   * cancelled and, after a short grace, their sockets destroyed, so this always ends.
+   * and connections in use may finish until `closeTimeout`. Then those connections take no more
+   * statements (a late COMMIT fails with DbClosedError) and their transactions end rolled back:
+   * on a server their running statements are cancelled and, after a short grace, their sockets
+   * destroyed; on PGlite, which cannot interrupt a statement, ROLLBACK is sent and runs as soon as
+   * the statement in progress (if any) ends. This always ends.
    */
   end(): Promise<void> {
     this.#closed = true
@@ -236,11 +239,32 @@ export class QueryRunner implements ConnectionHost {
       'automagik-db: close timeout passed; cancelling the statements still running',
     )
     await Promise.all(busy.map((c) => c.cancelForClose()))
+    if (this.singleConnection) await Promise.all(busy.map((c) => this.#rollBackForClose(c)))
     if (await settlesWithin(ended, CANCEL_GRACE_MS)) return
     // Still held (a transaction waiting on its caller, or a server that does not answer): cut
     // the sockets. The server rolls back any transaction left open on them.
     for (const c of this.#checkedOut) c.destroy()
     await settlesWithin(ended, CANCEL_GRACE_MS)
+  }
+
+  /**
+   * PGlite after closeTimeout: its one session can't be cut like a socket, so the transaction left
+   * open on it (a handle never ended, a callback stuck awaiting) is rolled back here, explicitly.
+   */
+  async #rollBackForClose(conn: PgConnection): Promise<void> {
+    if (conn.txStatus === 'I') return
+    const rolledBack = conn.rollback().catch((err: unknown) => {
+      this.warn({ err: this.describe(err) }, 'automagik-db: rollback at close failed')
+    })
+    await settlesWithin(rolledBack, CANCEL_GRACE_MS)
+  }
+
+  closedForWork(): DbClosedError {
+    return new DbClosedError({
+      message:
+        `the Db was closed and closeTimeout (${this.#options.closeTimeout} ms) has passed: this ` +
+        'connection takes no more statements, and its open transaction is rolled back, not committed',
+    })
   }
 
   /** Where cancel requests go (the server's host and port). */

@@ -7,6 +7,7 @@ import type { QueryRunner } from './query-runner.js'
 import type { PgConnection } from './pg-connection.js'
 import { KyselyConnection, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
 import type { QueryContext } from './query-context.js'
+import { FixtureGuard, fixtureRole } from './fixture-guard.js'
 
 /** What a scope bound to one connection is: a pinned connection, a transaction or a savepoint. */
 export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
@@ -168,6 +169,8 @@ export class ScopeRoot implements ConnectionSource {
   /** The root Kysely: every statement checks a connection out of the pool and returns it. */
   readonly kysely: Kysely<Database>
   readonly #destroy: () => Promise<void>
+  /** Test fixtures' transactions open now (automagik-db/testing): root queries are misuse meanwhile. */
+  readonly fixtures = new FixtureGuard<Binding>()
 
   constructor(runner: QueryRunner, destroy: () => Promise<void>) {
     this.runner = runner
@@ -180,24 +183,33 @@ export class ScopeRoot implements ConnectionSource {
 
   /**
    * A connection from the pool. On embedded PGlite (one connection), asking for it from inside the
-   * callback of a transaction that holds it would wait forever: that fails at once.
+   * callback of a transaction that holds it would wait forever: that fails at once. While a test
+   * fixture's transaction is open, asking for one from outside any transaction (or from inside
+   * the fixture) is misuse: the work would escape the test's rollback (see {@link FixtureGuard}).
    */
   acquireConnection(): Promise<PgConnection> {
-    if (this.runner.singleConnection) {
-      let current = this.context.getStore()
-      while (current !== undefined && !current.open) current = current.parent
-      if (current !== undefined && this.runner.holds(current.conn)) {
-        return Promise.reject(
-          new MisuseError(
-            "deadlock: this query waits for the embedded database's only connection, which the open " +
-              "transaction around it holds. Run it on the transaction's Db (the `tx` passed to your " +
-              'callback) instead of the root Db.',
-            { code: 'SELF_DEADLOCK' },
-          ),
-        )
-      }
+    let current = this.context.getStore()
+    while (current !== undefined && !current.open) current = current.parent
+    if (this.runner.singleConnection && current !== undefined && this.runner.holds(current.conn)) {
+      return Promise.reject(
+        new MisuseError(
+          "deadlock: this query waits for the embedded database's only connection, which the open " +
+            "transaction around it holds. Run it on the transaction's Db (the `tx` passed to your " +
+            'callback) instead of the root Db.',
+          { code: 'SELF_DEADLOCK' },
+        ),
+      )
     }
-    return this.runner.acquire()
+    const misuse = this.fixtures.check(current)
+    return misuse === undefined ? this.runner.acquire() : Promise.reject(misuse)
+  }
+
+  /** Runs `fn` in `binding`'s async context (see {@link Scope.runInside}). */
+  runInside<T>(binding: Binding | undefined, fn: () => Promise<T>): Promise<T> {
+    const inside = () => (binding === undefined ? fn() : this.context.run(binding, fn))
+    const role = fixtureRole(fn)
+    if (role === 'opening') return this.fixtures.opening(inside)
+    return role === 'body' && binding !== undefined ? this.fixtures.run(binding, inside) : inside()
   }
 
   /**
@@ -322,15 +334,18 @@ export class Scope implements QueryContext {
     shape: string,
     args: readonly unknown[],
     build: (slots: readonly unknown[]) => Compilable<R>,
+    owner?: object,
   ): Promise<QueryResult<R>> {
-    const { sql, parameters } = this.root.runner.shapes(this.schema).bind(shape, args, build)
+    const { sql, parameters } = this.root.runner.shapes(this.schema).bind(shape, args, build, owner)
     return toKyselyResult<R>(await this.execute(sql, parameters, true))
   }
 
-  /** Runs `fn` as the callback of this scope's binding (for self-deadlock and misuse checks). */
+  /**
+   * Runs `fn` as the callback of this scope's binding (for self-deadlock and misuse checks); a
+   * function tagged by `fixtureBody` / `fixtureOpening` as a test fixture's body / opening.
+   */
   runInside<T>(fn: () => Promise<T>): Promise<T> {
-    const binding = this.binding
-    return binding === undefined ? fn() : this.root.context.run(binding, fn)
+    return this.root.runInside(this.binding, fn)
   }
 }
 

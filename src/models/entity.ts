@@ -1,8 +1,8 @@
 import 'reflect-metadata'
 import { instanceToPlain, plainToInstance } from 'class-transformer'
-import type { JsonObject } from '../generated/database.js'
+import type { JsonArray, JsonObject, JsonValue } from '../generated/database.js'
 
-export type { JsonObject }
+export type { JsonArray, JsonObject, JsonValue }
 
 /**
  * What every entity class (Agent, User, Session, Message, Memory) offers besides its fields:

@@ -2,8 +2,8 @@ import { Type } from 'class-transformer'
 import { IsIn, IsOptional, MaxLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Messages } from '../generated/database.js'
-import { IsDbId, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
-import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
+import { IsDbId, IsJsonContainer, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
+import { entityFromPlain, entityToPlain, type Entity, type JsonArray, type JsonObject } from './entity.js'
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const
 export type MessageRole = (typeof MESSAGE_ROLES)[number]
@@ -31,8 +31,13 @@ export class Message implements Entity {
   userFeedback!: string | null
   flagged!: string | null
   rawPayload!: JsonObject
-  toolCalls!: JsonObject
-  toolOutputs!: JsonObject
+  /**
+   * The tool calls of the message, as given: an object, or an array such as the OpenAI / AI SDK
+   * `[{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }]`. `{}` when none.
+   */
+  toolCalls!: JsonObject | JsonArray
+  /** The tool outputs of the message, as given: an object or an array. `{}` when none. */
+  toolOutputs!: JsonObject | JsonArray
   context!: JsonObject
   channelPayload!: JsonObject
   @Type(() => Date) createdAt!: Date
@@ -55,8 +60,8 @@ export class Message implements Entity {
     this.userFeedback = row.user_feedback
     this.flagged = row.flagged
     this.rawPayload = row.raw_payload as JsonObject
-    this.toolCalls = row.tool_calls as JsonObject
-    this.toolOutputs = row.tool_outputs as JsonObject
+    this.toolCalls = row.tool_calls as JsonObject | JsonArray
+    this.toolOutputs = row.tool_outputs as JsonObject | JsonArray
     this.context = row.context as JsonObject
     this.channelPayload = row.channel_payload as JsonObject
     this.createdAt = row.created_at
@@ -112,8 +117,10 @@ class MessageOptionalFields {
   @IsOptional() @IsSafeText() userFeedback?: string | null
   @IsOptional() @IsSafeText() flagged?: string | null
   @ValidateIf((_, v) => v !== undefined) @IsJsonObject() rawPayload?: JsonObject
-  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() toolCalls?: JsonObject
-  @ValidateIf((_, v) => v !== undefined) @IsJsonObject() toolOutputs?: JsonObject
+  /** An object or an array (e.g. OpenAI / AI SDK tool calls), stored and returned as given. */
+  @ValidateIf((_, v) => v !== undefined) @IsJsonContainer() toolCalls?: JsonObject | JsonArray
+  /** An object or an array, stored and returned as given. */
+  @ValidateIf((_, v) => v !== undefined) @IsJsonContainer() toolOutputs?: JsonObject | JsonArray
   @ValidateIf((_, v) => v !== undefined) @IsJsonObject() context?: JsonObject
   @ValidateIf((_, v) => v !== undefined) @IsJsonObject() channelPayload?: JsonObject
 }

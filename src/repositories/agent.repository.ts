@@ -2,9 +2,11 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { rethrowTyped } from '../pg-errors.js'
 import { Agent, agentColumns, CreateAgentInput, toAgent, UpdateAgentInput } from '../models/agent.model.js'
-import { assertOptions, assertText, readBoolean, validateInput } from '../validation.js'
+import { assertOptions, assertText, MAX_INT4, readBoolean, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
+import { ConflictError } from '../errors.js'
+import { asListPage, BaseRepository, excludedOf, readLimit, type ListOptions, type ListPage } from './base.repository.js'
+import { cursorScope, encodeCursor, intKey, readCursor, readTextKey, textKey, textKeyAfter } from './cursor.js'
 
 /** Filters of `agents.list`. */
 export interface AgentListOptions extends ListOptions {
@@ -33,7 +35,7 @@ const AGENT_FIELDS = {
  * const agent = await agents.create({ name: 'helper', type: 'simple', model: 'gpt-4' })
  * ```
  */
-export class AgentRepository extends BaseRepository<Agent, number> {
+export class AgentRepository extends BaseRepository<Agent, number, Database, UpdateAgentInput> {
   constructor(executor: Kysely<Database> | QueryContext) {
     super(executor, {
       table: 'agents',
@@ -68,6 +70,36 @@ export class AgentRepository extends BaseRepository<Agent, number> {
   }
 
   /**
+   * Creates the agent, never touching an existing one: when an agent with this name exists it
+   * throws ConflictError (code `23505`, constraint `agents_name_key`) and writes nothing. The
+   * conflict is detected without a failed statement, so a transaction you are in carries on.
+   *
+   * @example
+   * ```ts
+   * const agent = await db.agents.insert({ name: 'helper-v2', type: 'simple', model: 'gpt-4' })
+   * ```
+   */
+  async insert(input: CreateAgentInput): Promise<Agent> {
+    const row = this.toRow(validateInput(CreateAgentInput, input, 'agents.insert'))
+    const set = Object.keys(row)
+    const { rows } = await this.cached(`agents.insertNew:${set}`, Object.values(row), (v) =>
+      this.db
+        .insertInto('agents')
+        .values(Object.fromEntries(set.map((c, i) => [c, v[i]])) as never)
+        .onConflict((oc) => oc.column('name').doNothing())
+        .returning(agentColumns),
+    )
+    if (rows[0] === undefined) {
+      throw new ConflictError('agents.insert: an agent with this name already exists', {
+        code: '23505',
+        constraint: 'agents_name_key',
+        table: 'agents',
+      })
+    }
+    return toAgent(rows[0])
+  }
+
+  /**
    * The agent with this exact (case-sensitive) name, or null.
    *
    * @example
@@ -84,23 +116,26 @@ export class AgentRepository extends BaseRepository<Agent, number> {
   }
 
   /**
-   * Agents ordered by name; only active ones unless `activeOnly: false`.
+   * Agents ordered by name; only active ones unless `activeOnly: false`. A page at a time: the
+   * array carries `nextCursor`, to pass as `cursor` (with the same `activeOnly`) for the next.
    *
    * @example
    * ```ts
    * const all = await db.agents.list({ activeOnly: false })
+   * const more = all.nextCursor ? await db.agents.list({ activeOnly: false, cursor: all.nextCursor }) : []
    * ```
    */
-  async list(options: AgentListOptions = {}): Promise<Agent[]> {
-    const opts = assertOptions(options, ['activeOnly', 'limit'], 'agents.list')
-    const limit = readLimit(opts.limit, 'agents.list')
-    const activeOnly = readBoolean(opts.activeOnly, true, 'activeOnly', 'agents.list')
-    const { rows } = await this.cached(`agents.list:${activeOnly}`, [limit], ([limit]) => {
-      let query = this.db.selectFrom('agents').select(agentColumns)
-      if (activeOnly) query = query.where('active', '=', true)
-      return query.orderBy('name').limit(limit as number)
-    })
-    return rows.map(toAgent)
+  async list(options: AgentListOptions = {}): Promise<ListPage<Agent>> {
+    const context = 'agents.list'
+    const opts = assertOptions(options, ['activeOnly', 'limit', 'cursor'], context)
+    const limit = readLimit(opts.limit, context)
+    const activeOnly = readBoolean(opts.activeOnly, true, 'activeOnly', context)
+    const scope = cursorScope(context, [activeOnly])
+    const key = readCursor(opts.cursor, scope, context, (k) => readTextKey(k, (id) => intKey(id, context, MAX_INT4)))
+    const after = await textKeyAfter(key, async (id: number) => (await this.get(id))?.name)
+    const filters = [['active', activeOnly ? true : undefined]] as const
+    const rows = await this.selectRows('list', filters, [['name', 'asc'], ['id', 'asc']], limit + 1, { after })
+    return asListPage(this.toPage(rows, limit, (_, a: Agent) => encodeCursor(scope, textKey(scope, a.name, a.id))))
   }
 
   /**

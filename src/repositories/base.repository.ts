@@ -5,27 +5,25 @@ import { NotFoundError, ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
 import { shapeOf } from '../execution/compiled-shapes.js'
 import { kyselyContext, type QueryContext } from '../execution/query-context.js'
+import { badCursor, cursorScope, decodeCursor, encodeCursor, intKey, readLimit, uuidKey, type Keyset, type Page } from './cursor.js'
 
-/** Default and largest `limit` of list methods and pages. */
-export const DEFAULT_LIMIT = 100
-export const MAX_LIMIT = 1000
+export { asListPage, DEFAULT_LIMIT, MAX_LIMIT, readLimit, type Keyset, type ListPage, type Page } from './cursor.js'
 
 /** Options every list method takes. */
 export interface ListOptions {
   /** At most this many rows (default 100, at most 1000). */
   limit?: number
+  /** `nextCursor` of the previous call (with the same filters): continue after its last row. */
+  cursor?: string | null
 }
 
-/** One page of a keyset pagination. */
-export interface Page<T> {
-  items: T[]
-  /** Pass as `cursor` to get the next page; null on the last page. */
-  nextCursor: string | null
-}
-
-/** What a repository tells its base class about its table. */
-export interface TableSpec<T, Id extends number | string> {
-  table: keyof Database & string
+/**
+ * What a repository tells its base class about its table: enough for get, getOrThrow, exists,
+ * count, update, delete and page. `DB` is the database type the table is in (ours, or an app's
+ * `Database` with its own tables).
+ */
+export interface TableSpec<T, Id extends number | string, DB = Database, Patch extends object = Partial<T>> {
+  table: keyof DB & string
   /** Columns read by every query. */
   columns: readonly string[]
   /** Row → entity, by hand (no class-transformer per row). */
@@ -40,8 +38,12 @@ export interface TableSpec<T, Id extends number | string> {
   /** entity field → column, for inputs; JSON columns are listed in `json`. */
   fields: Readonly<Record<string, string>>
   json: ReadonlySet<string>
-  /** The class-validator class of `update` patches. */
-  updateInput: new () => object
+  /**
+   * The class-validator class `update` patches are checked against. Left out, a patch may hold
+   * only the keys of `fields` (anything else is a ValidationError naming it) and the database
+   * checks the values.
+   */
+  updateInput?: new () => Patch
   /** Used in error messages, e.g. `agents`. */
   name: string
 }
@@ -61,18 +63,19 @@ type AnyDb = Kysely<any>
  * const { items, nextCursor } = await repo.page({ limit: 50 })
  * ```
  */
-export abstract class BaseRepository<T, Id extends number | string> {
+export abstract class BaseRepository<T, Id extends number | string, DB = Database, Patch extends object = Partial<T>> {
   /** Where this repository's queries run. */
-  protected readonly context: QueryContext
-  protected readonly spec: TableSpec<T, Id>
+  protected readonly context: QueryContext<DB>
+  /** The table spec; its table name is a plain string here (`DB` is only for the callers' types). */
+  protected readonly spec: TableSpec<T, Id, any, Patch>
 
-  constructor(executor: Kysely<Database> | QueryContext, spec: TableSpec<T, Id>) {
+  constructor(executor: Kysely<DB> | QueryContext<DB>, spec: TableSpec<T, Id, DB, Patch>) {
     this.context = executor instanceof Kysely ? kyselyContext(executor) : executor
     this.spec = spec
   }
 
   /** The typed Kysely of this repository's scope, for queries built per call. */
-  protected get db(): Kysely<Database> {
+  protected get db(): Kysely<DB> {
     return this.context.kysely
   }
 
@@ -85,7 +88,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
     args: readonly unknown[],
     build: (slots: readonly unknown[]) => Compilable<R>,
   ): Promise<QueryResult<R>> {
-    return this.context.runCompiled(shape, args, build)
+    return this.context.runCompiled(shape, args, build, this.constructor)
   }
 
   /** The executor, untyped over the table name (the base class is generic over tables). */
@@ -164,9 +167,11 @@ export abstract class BaseRepository<T, Id extends number | string> {
    * const agent = await db.agents.update(1, { description: 'new' }) // other fields untouched
    * ```
    */
-  async update(id: Id, patch: object): Promise<T | null> {
+  async update(id: Id, patch: Patch): Promise<T | null> {
     this.assertId(id, 'update')
-    const input = validateInput(this.spec.updateInput, patch, `${this.spec.name}.update`)
+    const context = `${this.spec.name}.update`
+    const cls = this.spec.updateInput
+    const input = cls ? validateInput(cls, patch, context) : knownFields(patch, this.spec.fields, context)
     const values = this.toRow(input)
     const set = Object.keys(values)
     if (set.length === 0) return this.get(id)
@@ -215,6 +220,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
     const context = `${this.spec.name}.page`
     const opts = assertOptions(options, ['limit', 'cursor'], context)
     const limit = readLimit(opts.limit, context)
+    const scope = cursorScope(context)
     const after = opts.cursor == null ? undefined : this.decodeCursor(opts.cursor, context)
     const { table, columns } = this.spec
     const key = this.spec.pageKey.column
@@ -225,7 +231,7 @@ export abstract class BaseRepository<T, Id extends number | string> {
       if (after !== undefined) query = query.where(key, '>', slots[0])
       return query.orderBy(key, 'asc').limit(slots[slots.length - 1] as number)
     })
-    return this.toPage(rows, limit)
+    return this.toPage(rows, limit, (_, entity) => encodeCursor(scope, [this.spec.pageKey.of(entity)]))
   }
 
   /**
@@ -259,50 +265,63 @@ export abstract class BaseRepository<T, Id extends number | string> {
     orderBy: readonly (readonly [column: string, direction: 'asc' | 'desc'])[],
     limit: number,
   ): Promise<T[]> {
+    return (await this.selectRows(method, filters, orderBy, limit)).map((r) => this.spec.toEntity(r))
+  }
+
+  /**
+   * {@link selectWhere}'s rows, unmapped, as one keyset page: with `keyset.after`, only the rows
+   * after that position in `orderBy` order (every `orderBy` column goes one direction; the last
+   * must make the order unique), compared as a row value, `(a, b) > ($1, $2)`: no OFFSET.
+   */
+  protected async selectRows(
+    method: string,
+    filters: readonly (readonly [column: string, value: unknown])[],
+    orderBy: readonly (readonly [column: string, direction: 'asc' | 'desc'])[],
+    limit: number,
+    keyset: Keyset = {},
+  ): Promise<any[]> {
     const { table, columns } = this.spec
-    const shape = `${table}.${method}:${filters.map(([, v]) => shapeOf(v)).join('')}`
-    const args = filters.flatMap(([, v]) => (v == null ? [] : [v]))
-    args.push(limit)
+    const { after, keys = {} } = keyset
+    const shape = `${table}.${method}:${filters.map(([, v]) => shapeOf(v)).join('')}:${after ? 'after' : 'first'}`
+    const args: unknown[] = filters.flatMap(([, v]) => (v == null ? [] : [v]))
+    args.push(...(after ?? []), limit)
     const { rows } = await this.cached(shape, args, (slots) => {
       let query = this.any.selectFrom(table).select(columns)
+      for (const [alias, expression] of Object.entries(keys)) query = query.select(sql.raw(expression).as(alias))
       let next = 0
       for (const [column, value] of filters) {
         if (value === null) query = query.where(column, 'is', null)
         else if (value !== undefined) query = query.where(column, '=', slots[next++])
       }
+      if (after) {
+        const op = sql.raw(orderBy[0]?.[1] === 'desc' ? '<' : '>')
+        const values = after.map(() => slots[next++])
+        query = query.where(sql<boolean>`(${sql.join(orderBy.map(([c]) => sql.ref(c)))}) ${op} (${sql.join(values)})`)
+      }
       for (const [column, direction] of orderBy) query = query.orderBy(column, direction)
       return query.limit(slots[next] as number)
     })
-    return rows.map((r) => this.spec.toEntity(r))
+    return rows
   }
 
   /**
-   * Rows → a page: `limit + 1` rows were fetched to learn whether another page follows. `keyOf`
-   * gives the cursor's key (default: the spec's page key).
+   * Rows → a page: `limit + 1` rows were fetched to learn whether another page follows.
+   * `cursorOf` makes the cursor of the last row returned (it gets the row and its entity).
    */
-  protected toPage(rows: unknown[], limit: number, keyOf: (entity: T) => number | string = this.spec.pageKey.of): Page<T> {
-    const more = rows.length > limit
-    const items = (more ? rows.slice(0, limit) : rows).map((r) => this.spec.toEntity(r))
-    const last = items[items.length - 1]
-    const nextCursor = more && last !== undefined ? encodeCursor(keyOf(last)) : null
+  protected toPage(rows: readonly unknown[], limit: number, cursorOf: (row: any, entity: T) => string): Page<T> {
+    const kept = rows.length > limit ? rows.slice(0, limit) : rows
+    const items = kept.map((r) => this.spec.toEntity(r))
+    const last = items.length - 1
+    const nextCursor = rows.length > limit && last >= 0 ? cursorOf(kept[last], items[last]!) : null
     return { items, nextCursor }
   }
 
+  /** The key of a `page()` cursor, checked against the page column's type (no cast error in SQL). */
   protected decodeCursor(cursor: unknown, context: string): number | string {
-    const bad = () => badCursor(context)
-    const key = decodeCursorKey(cursor, context)
-    // The key must have the page column's type: anything else would reach SQL as a cast error.
+    const [key, ...rest] = decodeCursor(cursor, cursorScope(context), context)
+    if (rest.length > 0) throw badCursor(context)
     const kind = this.spec.pageKey.kind
-    if (kind === 'uuid') {
-      try {
-        assertUuid(key, 'cursor', context)
-      } catch {
-        throw bad()
-      }
-    } else if (!Number.isSafeInteger(key) || (key as number) < 1 || (kind === 'int' && (key as number) > MAX_INT4)) {
-      throw bad()
-    }
-    return key as number | string
+    return kind === 'uuid' ? uuidKey(key, context) : intKey(key, context, kind === 'int' ? MAX_INT4 : undefined)
   }
 
   /** Applies the subclass's filter to a query; the base knows no filters. */
@@ -331,37 +350,6 @@ export abstract class BaseRepository<T, Id extends number | string> {
   }
 }
 
-/** The ValidationError of a cursor no method returned. */
-export function badCursor(context: string): ValidationError {
-  return new ValidationError([{ field: 'cursor', messages: ['cursor is not a cursor this method returned'] }], context)
-}
-
-/** The key an {@link encodeCursor} cursor holds (unchecked), or ValidationError when it is not one. */
-export function decodeCursorKey(cursor: unknown, context: string): unknown {
-  if (typeof cursor !== 'string' || cursor.length > 200) throw badCursor(context)
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw badCursor(context)
-  }
-  return isPlainObject(value) ? value.k : undefined
-}
-
-/** An opaque cursor for a key value. */
-export function encodeCursor(key: number | string): string {
-  return Buffer.from(JSON.stringify({ k: key }), 'utf8').toString('base64url')
-}
-
-/** Reads and checks a `limit` option. */
-export function readLimit(limit: unknown, context: string): number {
-  if (limit === undefined) return DEFAULT_LIMIT
-  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_LIMIT) {
-    throw new ValidationError([{ field: 'limit', messages: [`limit must be an integer from 1 to ${MAX_LIMIT}`] }], context)
-  }
-  return limit as number
-}
-
 /**
  * Adds `column = value` for a filter key: left out (undefined) means any, null means IS NULL.
  *
@@ -386,4 +374,12 @@ export function whereEq<Q extends SelectQueryBuilder<any, any, any>>(query: Q, c
  */
 export function excludedOf(columns: readonly string[]): any {
   return Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))
+}
+
+/** A patch with no validator class: a plain object whose keys are all known fields. */
+function knownFields(patch: unknown, fields: Readonly<Record<string, string>>, context: string): object {
+  if (!isPlainObject(patch)) throw new ValidationError([{ field: 'input', messages: ['must be an object'] }], context)
+  const unknown = Object.keys(patch).filter((k) => !Object.hasOwn(fields, k))
+  if (unknown.length > 0) throw new ValidationError(unknown.map((k) => ({ field: k, messages: [`${k} is not a known field`] })), context)
+  return patch
 }

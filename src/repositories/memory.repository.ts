@@ -11,10 +11,11 @@ import {
   type Access,
   type ReadMode,
 } from '../models/memory.model.js'
-import { ValidationError } from '../errors.js'
+import { ConflictError, ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertText, assertUuid, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { BaseRepository, excludedOf, readLimit, whereEq, type ListOptions } from './base.repository.js'
+import { asListPage, BaseRepository, excludedOf, readLimit, whereEq, type ListOptions, type ListPage } from './base.repository.js'
+import { cursorScope, encodeCursor, readCursor, readTextKey, textKey, textKeyAfter, uuidKey } from './cursor.js'
 
 /** A memory's scope. In `getByName` a key left out means NULL (exact scope). */
 export interface MemoryScope {
@@ -54,7 +55,7 @@ const FILTER_KEYS = ['agentId', 'userId', 'sessionId', 'readMode', 'access'] as 
  * await db.memories.create({ name: 'tone', content: 'casual', agentId: agent.id, userId: user.id })
  * ```
  */
-export class MemoryRepository extends BaseRepository<Memory, string> {
+export class MemoryRepository extends BaseRepository<Memory, string, Database, UpdateMemoryInput> {
   constructor(executor: Kysely<Database> | QueryContext) {
     super(executor, {
       table: 'memories',
@@ -80,19 +81,55 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
    * ```
    */
   async create(input: CreateMemoryInput): Promise<Memory> {
-    const valid = validateInput(CreateMemoryInput, input, 'memories.create')
-    if (valid.agentId == null && valid.userId == null) {
-      throw new ValidationError(
-        [{ field: 'agentId', messages: ['agentId or userId is required: a memory belongs to an agent, a user, or both'] }],
-        'memories.create',
-      )
-    }
-    const row = this.toRow(valid)
+    const row = this.#validRow(input, 'memories.create')
     const updates = Object.keys(row).filter((c) => !SCOPE_COLUMNS.has(c) && c !== 'id')
     const set = updates.length ? excludedOf(updates) : { name: sql.ref('memories.name') }
     return this.insertOne(row, 'upsert', (q) =>
       q.onConflict((oc) => oc.columns(['name', 'agent_id', 'user_id', 'session_id']).doUpdateSet(set)),
     )
+  }
+
+  /**
+   * Creates the memory, never touching an existing one: when a memory with this name and exact
+   * scope (agentId, userId, sessionId; NULLs equal) exists it throws ConflictError (code
+   * `23505`, constraint `memories_scope_key`) and writes nothing. The conflict is detected
+   * without a failed statement, so a transaction you are in carries on.
+   *
+   * @example
+   * ```ts
+   * const m = await db.memories.insert({ name: 'onboarding', content: 'done', userId: 2 })
+   * ```
+   */
+  async insert(input: CreateMemoryInput): Promise<Memory> {
+    const row = this.#validRow(input, 'memories.insert')
+    const set = Object.keys(row)
+    const { rows } = await this.cached(`memories.insertNew:${set}`, Object.values(row), (v) =>
+      this.db
+        .insertInto('memories')
+        .values(Object.fromEntries(set.map((c, i) => [c, v[i]])) as never)
+        .onConflict((oc) => oc.columns(['name', 'agent_id', 'user_id', 'session_id']).doNothing())
+        .returning(memoryColumns),
+    )
+    if (rows[0] === undefined) {
+      throw new ConflictError('memories.insert: a memory with this name and scope already exists', {
+        code: '23505',
+        constraint: 'memories_scope_key',
+        table: 'memories',
+      })
+    }
+    return toMemory(rows[0])
+  }
+
+  /** A create input, checked (at least one of agentId and userId), as the columns to write. */
+  #validRow(input: CreateMemoryInput, context: string): Record<string, unknown> {
+    const valid = validateInput(CreateMemoryInput, input, context)
+    if (valid.agentId == null && valid.userId == null) {
+      throw new ValidationError(
+        [{ field: 'agentId', messages: ['agentId or userId is required: a memory belongs to an agent, a user, or both'] }],
+        context,
+      )
+    }
+    return this.toRow(valid)
   }
 
   /**
@@ -119,23 +156,29 @@ export class MemoryRepository extends BaseRepository<Memory, string> {
   }
 
   /**
-   * Memories ordered by name. A filter key left out means any; null means none:
-   * `list({ agentId: 1, userId: null })` is agent 1's global memories only.
+   * Memories ordered by name (then id). A filter key left out means any; null means none:
+   * `list({ agentId: 1, userId: null })` is agent 1's global memories only. A page at a time:
+   * the array carries `nextCursor`, to pass as `cursor` (with the same filters) for the next.
    *
    * @example
    * ```ts
    * const tools = await db.memories.list({ agentId: 1, readMode: 'tool' })
+   * const more = tools.nextCursor ? await db.memories.list({ agentId: 1, readMode: 'tool', cursor: tools.nextCursor }) : []
    * ```
    */
-  async list(filter: MemoryFilter & ListOptions = {}): Promise<Memory[]> {
+  async list(filter: MemoryFilter & ListOptions = {}): Promise<ListPage<Memory>> {
     const context = 'memories.list'
-    const f = this.readFilter(assertOptions(filter, [...FILTER_KEYS, 'limit'], context), context)
-    return this.selectWhere(
-      'list',
-      [['agent_id', f.agentId], ['user_id', f.userId], ['session_id', f.sessionId], ['read_mode', f.readMode], ['access', f.access]],
-      [['name', 'asc'], ['id', 'asc']],
-      readLimit((filter as ListOptions).limit, context),
-    )
+    const opts = assertOptions(filter, [...FILTER_KEYS, 'limit', 'cursor'], context)
+    const f = this.readFilter(opts, context)
+    const limit = readLimit(opts.limit, context)
+    const filters = [
+      ['agent_id', f.agentId], ['user_id', f.userId], ['session_id', f.sessionId], ['read_mode', f.readMode], ['access', f.access],
+    ] as const
+    const scope = cursorScope(context, filters.map(([, v]) => v))
+    const key = readCursor(opts.cursor, scope, context, (k) => readTextKey(k, (id) => uuidKey(id, context)))
+    const after = await textKeyAfter(key, async (id: string) => (await this.get(id))?.name)
+    const rows = await this.selectRows('list', filters, [['name', 'asc'], ['id', 'asc']], limit + 1, { after })
+    return asListPage(this.toPage(rows, limit, (_, m: Memory) => encodeCursor(scope, textKey(scope, m.name, m.id))))
   }
 
   /**

@@ -10,7 +10,8 @@ import {
 import { ValidationError } from '../errors.js'
 import { assertOptions, assertUuid, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { badCursor, BaseRepository, decodeCursorKey, encodeCursor, readLimit } from './base.repository.js'
+import { BaseRepository, readLimit } from './base.repository.js'
+import { cursorScope, encodeCursor, intKey, readCursor } from './cursor.js'
 
 /** Options of `messages.listBySession`. */
 export interface ListBySessionOptions {
@@ -94,7 +95,7 @@ const BULK_COLUMNS: readonly (readonly [field: keyof typeof MESSAGE_FIELDS, type
  * const history = await db.messages.listBySession(session.id, { limit: 50, order: 'desc' })
  * ```
  */
-export class MessageRepository extends BaseRepository<Message, string> {
+export class MessageRepository extends BaseRepository<Message, string, Database, UpdateMessageInput> {
   constructor(executor: Kysely<Database> | QueryContext) {
     super(executor, {
       table: 'messages',
@@ -264,7 +265,9 @@ export class MessageRepository extends BaseRepository<Message, string> {
     if (order !== 'asc' && order !== 'desc') {
       throw new ValidationError([{ field: 'order', messages: ["order must be 'asc' or 'desc'"] }], context)
     }
-    const after = opts.cursor == null ? undefined : decodeSeqCursor(opts.cursor, context)
+    // The cursor names the session, not the order: a position from either direction works in both.
+    const scope = cursorScope(context, [sessionId.toLowerCase()])
+    const after = readCursor(opts.cursor, scope, context, ([seq, ...rest]) => (rest.length ? undefined : [intKey(seq, context)]))?.[0]
     const args = after === undefined ? [sessionId, limit + 1] : [sessionId, after, limit + 1]
     const shape = `messages.listBySession:${order}:${after === undefined ? 'first' : 'after'}`
     const { rows } = await this.cached(shape, args, (slots) => {
@@ -272,9 +275,9 @@ export class MessageRepository extends BaseRepository<Message, string> {
       if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
       return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
     })
-    const { items, nextCursor } = this.toPage(rows, limit, (m) => m.seq)
+    const { items, nextCursor } = this.toPage(rows, limit, (_, m: Message) => encodeCursor(scope, [m.seq]))
     const last = items[items.length - 1]
-    const endCursor = last === undefined ? (after === undefined ? null : encodeCursor(after)) : encodeCursor(last.seq)
+    const endCursor = last === undefined ? (after === undefined ? null : encodeCursor(scope, [after as number])) : encodeCursor(scope, [last.seq])
     return Object.assign(items, { nextCursor, endCursor })
   }
 
@@ -313,11 +316,4 @@ export class MessageRepository extends BaseRepository<Message, string> {
     )
     return Number(result.numAffectedRows ?? 0n)
   }
-}
-
-/** The `seq` a `listBySession` cursor holds: a positive safe integer, or ValidationError. */
-function decodeSeqCursor(cursor: unknown, context: string): number {
-  const seq = decodeCursorKey(cursor, context)
-  if (!Number.isSafeInteger(seq) || (seq as number) < 1) throw badCursor(context)
-  return seq as number
 }

@@ -3,13 +3,17 @@ import type { Database } from '../generated/database.js'
 import { CreateSessionInput, Session, sessionColumns, toSession, UpdateSessionInput } from '../models/session.model.js'
 import { assertId, assertOptions, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { BaseRepository, readLimit, whereEq, type ListOptions } from './base.repository.js'
+import { asListPage, BaseRepository, readLimit, whereEq, type ListOptions, type ListPage } from './base.repository.js'
+import { cursorScope, encodeCursor, readCursor, TIMESTAMP_KEY_SQL, timestampKey, uuidKey } from './cursor.js'
 
 /** Filters of `sessions.list` and `sessions.count`: left out = any, null = none. */
 export interface SessionFilter {
   userId?: number | null
   agentId?: number | null
 }
+
+/** The exact `updated_at` of each listed row, for the cursor (a Date keeps only milliseconds). */
+const ACTIVITY_KEY: Readonly<Record<string, string>> = { cursor_updated_at: TIMESTAMP_KEY_SQL('updated_at') }
 
 const SESSION_FIELDS = {
   id: 'id',
@@ -29,7 +33,7 @@ const SESSION_FIELDS = {
  * const session = await db.sessions.create({ userId: user.id, agentId: agent.id, platform: 'web' })
  * ```
  */
-export class SessionRepository extends BaseRepository<Session, string> {
+export class SessionRepository extends BaseRepository<Session, string, Database, UpdateSessionInput> {
   constructor(executor: Kysely<Database> | QueryContext) {
     super(executor, {
       table: 'sessions',
@@ -59,22 +63,34 @@ export class SessionRepository extends BaseRepository<Session, string> {
   }
 
   /**
-   * Sessions, latest activity (`updatedAt`) first, optionally of one user and/or one agent.
+   * Sessions, latest activity (`updatedAt`, then id) first, optionally of one user and/or one
+   * agent. A page at a time: the array carries `nextCursor`, to pass as `cursor` (with the same
+   * filters) for the next. A session that becomes active while you page moves to the front: the
+   * walk does not see it again.
    *
    * @example
    * ```ts
    * const recent = await db.sessions.list({ userId: user.id, limit: 20 })
+   * const older = recent.nextCursor ? await db.sessions.list({ userId: user.id, limit: 20, cursor: recent.nextCursor }) : []
    * ```
    */
-  async list(filter: SessionFilter & ListOptions = {}): Promise<Session[]> {
-    const opts = assertOptions(filter, ['userId', 'agentId', 'limit'], 'sessions.list')
-    const f = this.readFilter(opts, 'sessions.list')
-    return this.selectWhere(
+  async list(filter: SessionFilter & ListOptions = {}): Promise<ListPage<Session>> {
+    const context = 'sessions.list'
+    const opts = assertOptions(filter, ['userId', 'agentId', 'limit', 'cursor'], context)
+    const f = this.readFilter(opts, context)
+    const limit = readLimit(opts.limit, context)
+    const scope = cursorScope(context, [f.userId, f.agentId])
+    const after = readCursor(opts.cursor, scope, context, ([at, id, ...rest]) =>
+      rest.length ? undefined : [timestampKey(at, context), uuidKey(id, context)],
+    )
+    const rows = await this.selectRows(
       'list',
       [['user_id', f.userId], ['agent_id', f.agentId]],
       [['updated_at', 'desc'], ['id', 'desc']],
-      readLimit(opts.limit, 'sessions.list'),
+      limit + 1,
+      { after, keys: ACTIVITY_KEY },
     )
+    return asListPage(this.toPage(rows, limit, (row) => encodeCursor(scope, [row.cursor_updated_at, row.id])))
   }
 
   /**

@@ -3,7 +3,10 @@ import type { Database } from '../generated/database.js'
 import { CreateUserInput, toUser, UpdateUserInput, User, userColumns } from '../models/user.model.js'
 import { assertOptions, assertText, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { BaseRepository, excludedOf, readLimit, type ListOptions } from './base.repository.js'
+import { ConflictError } from '../errors.js'
+import { asListPage, BaseRepository, excludedOf, readLimit, type ListOptions, type ListPage } from './base.repository.js'
+import { cursorScope, encodeCursor, intKey, readCursor } from './cursor.js'
+import { MAX_INT4 } from '../validation.js'
 
 const USER_FIELDS = { email: 'email', phoneNumber: 'phone_number', userData: 'user_data' } as const
 
@@ -15,7 +18,7 @@ const USER_FIELDS = { email: 'email', phoneNumber: 'phone_number', userData: 'us
  * const user = await db.users.create({ email: 'Ada@example.com', userData: { name: 'Ada' } })
  * ```
  */
-export class UserRepository extends BaseRepository<User, number> {
+export class UserRepository extends BaseRepository<User, number, Database, UpdateUserInput> {
   constructor(executor: Kysely<Database> | QueryContext) {
     super(executor, {
       table: 'users',
@@ -52,6 +55,44 @@ export class UserRepository extends BaseRepository<User, number> {
   }
 
   /**
+   * Creates a user, never touching an existing one: when a user with this email exists (in any
+   * letter case) it throws ConflictError (code `23505`, constraint `users_email_lower_key`) and
+   * writes nothing. For sign-up flows: of concurrent sign-ups with one email, exactly one wins.
+   * The conflict is detected without a failed statement, so a transaction you are in carries on.
+   * A user without an email is always created.
+   *
+   * @example
+   * ```ts
+   * try {
+   *   const user = await db.users.insert({ email: 'ada@example.com', userData: { plan: 'pro' } })
+   * } catch (err) {
+   *   if (!(err instanceof ConflictError)) throw err // else: the email is taken
+   * }
+   * ```
+   */
+  async insert(input: CreateUserInput): Promise<User> {
+    const valid = validateInput(CreateUserInput, input, 'users.insert')
+    const row = this.toRow(valid)
+    if (row.email == null) return this.insertOne(row)
+    const set = Object.keys(row)
+    const { rows } = await this.cached(`users.insertNew:${set}`, Object.values(row), (v) =>
+      this.db
+        .insertInto('users')
+        .values(Object.fromEntries(set.map((c, i) => [c, v[i]])) as never)
+        .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+        .returning(userColumns),
+    )
+    if (rows[0] === undefined) {
+      throw new ConflictError('users.insert: a user with this email (in any letter case) already exists', {
+        code: '23505',
+        constraint: 'users_email_lower_key',
+        table: 'users',
+      })
+    }
+    return toUser(rows[0])
+  }
+
+  /**
    * The user with this email in any letter case, or null.
    *
    * @example
@@ -68,15 +109,22 @@ export class UserRepository extends BaseRepository<User, number> {
   }
 
   /**
-   * Users in id order (oldest first).
+   * Users in id order (oldest first), a page at a time: the array carries `nextCursor`, to pass
+   * as `cursor` for the next page (null on the last one).
    *
    * @example
    * ```ts
-   * const users = await db.users.list({ limit: 20 })
+   * const first = await db.users.list({ limit: 20 })
+   * const second = first.nextCursor ? await db.users.list({ limit: 20, cursor: first.nextCursor }) : []
    * ```
    */
-  async list(options: ListOptions = {}): Promise<User[]> {
-    const opts = assertOptions(options, ['limit'], 'users.list')
-    return this.selectWhere('list', [], [['id', 'asc']], readLimit(opts.limit, 'users.list'))
+  async list(options: ListOptions = {}): Promise<ListPage<User>> {
+    const context = 'users.list'
+    const opts = assertOptions(options, ['limit', 'cursor'], context)
+    const limit = readLimit(opts.limit, context)
+    const scope = cursorScope(context)
+    const after = readCursor(opts.cursor, scope, context, ([id, ...rest]) => (rest.length ? undefined : [intKey(id, context, MAX_INT4)]))
+    const rows = await this.selectRows('list', [], [['id', 'asc']], limit + 1, { after })
+    return asListPage(this.toPage(rows, limit, (_, u: User) => encodeCursor(scope, [u.id])))
   }
 }

@@ -13,10 +13,25 @@ import { ConnectionError } from '../errors.js'
  * ```
  */
 export async function admin(url: string, statement: string): Promise<void> {
+  await withAdmin(url, async (client) => {
+    await client.query(statement)
+  })
+}
+
+/**
+ * Runs `fn` with a short-lived connection to the server at `url` (one session: advisory locks
+ * taken in it hold until `fn` settles); failures are typed errors.
+ *
+ * @example
+ * ```ts
+ * const names = await withAdmin(url, async (c) => (await c.query('SELECT datname FROM pg_database')).rows)
+ * ```
+ */
+export async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(parseUrl(url))
   try {
     await client.connect()
-    await client.query(statement)
+    return await fn(client)
   } catch (err) {
     throw translateError(err)
   } finally {

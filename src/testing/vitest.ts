@@ -1,15 +1,18 @@
-import type { Db } from '../db.js'
-import { runThenRollBack } from './rollback.js'
+import { Db } from '../db.js'
+import { fixtureBody } from '../execution/fixture-guard.js'
+import { openFixture, runThenRollBack } from './rollback.js'
 
 /**
  * A vitest fixture giving each test a Db bound to its own transaction, rolled back when the test
  * ends (passed, failed or threw). vitest is not a dependency: this is only a function of the shape
  * `test.extend` expects.
  *
- * Inside a test, use the fixture's `db`, not the shared test Db: on embedded PGlite (one
- * connection) a query on the shared Db waits for the connection the test's transaction holds,
- * until `connectTimeout`. Tests of one file that run concurrently are serialised on PGlite and
- * isolated from each other on a server.
+ * Inside a test, use the fixture's `db`, not the shared test Db: while the test's transaction is
+ * open, a query on the shared Db fails at once with MisuseError (on a server it would run outside
+ * the test's transaction and its writes would outlive the test). That includes `afterEach` hooks,
+ * which vitest runs before the fixture ends: clean up through `db` there, or in `afterAll`. Tests
+ * of one file that run concurrently are serialised on PGlite and isolated from each other on a
+ * server.
  *
  * @example
  * ```ts
@@ -20,11 +23,11 @@ import { runThenRollBack } from './rollback.js'
  * test('signs up', async ({ db }) => { … })
  * ```
  */
-export function dbFixture(source: Db | (() => Db | Promise<Db>)) {
+export function dbFixture<Tables = {}>(source: Db<Tables> | (() => Db<Tables> | Promise<Db<Tables>>)) {
   // vitest reads the fixture's first parameter to learn its dependencies: it must be `{}`.
-  return async ({}: object, use: (db: Db) => Promise<void>): Promise<void> => {
+  return async ({}: object, use: (db: Db<Tables>) => Promise<void>): Promise<void> => {
     const root = typeof source === 'function' ? await source() : source
-    const handle = await root.startTransaction()
-    await runThenRollBack(handle, () => use(handle.db))
+    const handle = await openFixture(root)
+    await runThenRollBack(handle, () => Db.inTransactionScope(handle.db, fixtureBody(() => use(handle.db))))
   }
 }

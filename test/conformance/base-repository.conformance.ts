@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test as base, type TestAPI } from 'vitest'
 import { ValidationError, type Db, type Logger } from '../../src/index.js'
 import type { BaseRepository } from '../../src/repositories/base.repository.js'
-import { encodeCursor } from '../../src/repositories/base.repository.js'
+import { cursorScope, encodeCursor } from '../../src/repositories/cursor.js'
 import { dbFixture } from '../../src/testing/index.js'
 import { openTestDb } from '../support/test-db.js'
 
@@ -226,7 +226,13 @@ export function describeRepositoryConformance<
         await rejectsBeforeSql(db, () => repo.page({ limit: limit as number }), 'limit')
       }
       const notCursors = ['garbage!', '', 'e30', Buffer.from('{"k":null}').toString('base64url'), 'x'.repeat(300)]
-      for (const cursor of [...notCursors, ...WRONG_CURSORS[spec.pageKey].map(encodeCursor), 42]) {
+      const scope = cursorScope(`${spec.name}.page`)
+      const wrong = WRONG_CURSORS[spec.pageKey].map((k) => encodeCursor(scope, [k]))
+      // A well-formed key of the right type, but in a cursor of another method or other filters.
+      const [first] = await make(db, 1)
+      const elsewhere = [encodeCursor(cursorScope('users.list'), [first!.id]), encodeCursor(cursorScope(scope.method, [1]), [first!.id])]
+      expect((await spec.repo(db).page({ cursor: encodeCursor(scope, [first!.id]) })).items).toBeInstanceOf(Array)
+      for (const cursor of [...notCursors, ...wrong, ...elsewhere, encodeCursor(scope, [first!.id, 1]), 42]) {
         await rejectsBeforeSql(db, () => repo.page({ cursor: cursor as string }), 'cursor')
       }
       await rejectsBeforeSql(db, () => repo.page({ offset: 5 } as never), 'offset')
@@ -236,8 +242,8 @@ export function describeRepositoryConformance<
       const ctx = await spec.parents(db)
       const [row] = await make(db, 1)
       await rejectsBeforeSql(db, () => spec.repo(db).create({ ...spec.input(ctx, 99), user_id: 1 }), 'user_id')
-      await rejectsBeforeSql(db, () => spec.repo(db).update(row!.id, { user_id: 1 }), 'user_id')
-      await rejectsBeforeSql(db, () => spec.repo(db).update(row!.id, { created_at: new Date() }), 'created_at')
+      await rejectsBeforeSql(db, () => spec.repo(db).update(row!.id, { user_id: 1 } as never), 'user_id')
+      await rejectsBeforeSql(db, () => spec.repo(db).update(row!.id, { created_at: new Date() } as never), 'created_at')
       expect(await spec.repo(db).get(row!.id)).toEqual(row)
     })
 

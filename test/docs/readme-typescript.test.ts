@@ -56,13 +56,41 @@ interface Block {
   file: string
 }
 
+/**
+ * A block that shows a file of this repository (```ts file=path): it must be that file,
+ * verbatim; or a part of one (```ts excerpt=path): consecutive lines of it, at one indentation.
+ * The file is compiled and run where it lives (test/consumer/ is its own app, built and tested
+ * from the packed package by test/consumer/run.sh), so the block is not compiled here.
+ */
+interface FileBlock {
+  line: number
+  code: string
+  path: string
+  whole: boolean
+}
+
+/** True when `part`'s lines are consecutive lines of `text`, all indented by the same amount. */
+function isExcerpt(part: string, text: string): boolean {
+  const want = part.split('\n')
+  const lines = text.split('\n')
+  return lines.some((line, i) => {
+    const indent = line.length - line.trimStart().length
+    return want.every((w, j) => {
+      const l = lines[i + j]
+      return l !== undefined && (w === '' ? l.trim() === '' : l.slice(0, indent).trim() === '' && l.slice(indent) === w)
+    })
+  })
+}
+
+const fileBlocks: FileBlock[] = []
+
 function readmeBlocks(): Block[] {
   const lines = readFileSync(readmePath, 'utf8').split(/\r?\n/)
   const blocks: Block[] = []
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)/.exec(lines[i]!)
+    const open = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)(?:\s+(file|excerpt)=(\S+))?/.exec(lines[i]!)
     if (open === null) continue
-    const [, indent, fence, lang] = open as unknown as [string, string, string, string]
+    const [, indent, fence, lang, kind, path] = open as unknown as [string, string, string, string, string?, string?]
     const end = lines.findIndex((l, j) => j > i && l.trimEnd() === indent + fence)
     if (end === -1) throw new Error(`README.md:${i + 1}: code block never closed`)
     if (['ts', 'typescript', 'mts'].includes(lang.toLowerCase())) {
@@ -70,7 +98,8 @@ function readmeBlocks(): Block[] {
         .slice(i + 1, end)
         .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
         .join('\n')
-      blocks.push({ line: i + 2, code, file: join(blockDir, `README.md-L${i + 2}.mts`) })
+      if (path !== undefined) fileBlocks.push({ line: i + 2, code, path, whole: kind === 'file' })
+      else blocks.push({ line: i + 2, code, file: join(blockDir, `README.md-L${i + 2}.mts`) })
     }
     i = end
   }
@@ -208,6 +237,15 @@ describe('README.md TypeScript blocks compile against the built package', () => 
 
   test('no errors outside the blocks (ambient declarations, files the blocks import)', () => {
     expect(checked.diagnostics.get('') ?? []).toEqual([])
+  })
+
+  test('blocks marked file= are that file of the repository, verbatim; excerpt= a part of it', () => {
+    expect(fileBlocks.map((b) => b.path)).toContain('test/consumer/src/feedback.repository.ts')
+    for (const b of fileBlocks) {
+      const text = readFileSync(join(root, b.path), 'utf8')
+      if (b.whole) expect(`${b.code}\n`, `README.md:${b.line} (${b.path})`).toBe(text)
+      else expect(isExcerpt(b.code, text), `README.md:${b.line} is not an excerpt of ${b.path}`).toBe(true)
+    }
   })
 
   test.each(blocks.map((b) => [b.line, b] as const))('block at README.md:%i', (_line, block) => {

@@ -164,6 +164,7 @@ describe('hostile input that is rejected before any SQL', () => {
     for (const w of writers()) {
       for (const field of w.json) {
         for (const [label, value] of unstorableJson()) {
+          if (label === 'array' && (field === 'toolCalls' || field === 'toolOutputs')) continue // arrays are valid there (issue 9)
           cases.push([`${w.name} ${field} = ${label}`, () => w.call({ ...w.base(), [field]: value })])
         }
       }

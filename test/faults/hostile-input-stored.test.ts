@@ -88,7 +88,7 @@ describe('hostile input that is stored exactly', () => {
     made.messages += 2
     expect((await db.messages.get(m1!.id))?.textContent === ONE_MB).toBe(true)
     const m2back = await db.messages.get(m2!.id)
-    expect(m2back?.systemPrompt === ONE_MB && m2back.toolOutputs.out === ONE_MB).toBe(true)
+    expect(m2back?.systemPrompt === ONE_MB && (m2back.toolOutputs as Record<string, unknown>).out === ONE_MB).toBe(true)
 
     const memory = await db.memories.create({ name: 'big', content: ONE_MB, metadata: { big: ONE_MB }, agentId: owner.id })
     made.memories++

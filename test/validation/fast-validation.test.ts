@@ -194,7 +194,15 @@ function referenceValidate(cls: InputClass, input: Record<string, unknown>, cont
     const message = err instanceof Error ? err.message : String(err)
     throw new ValidationError([{ field: 'input', messages: [`could not be validated (${message})`] }], context)
   }
-  if (errors.length > 0) throw new ValidationError(flatten(errors), context)
+  if (errors.length > 0) {
+    // Issue 9: a required field left out or null reads `<field> is required`, one message.
+    const required = new Set(validateSync(new cls(), { forbidUnknownValues: true }).map((e) => e.property))
+    const missing = (e: ClassValidatorError) => required.has(e.property) && instance[e.property] == null
+    throw new ValidationError(
+      errors.flatMap((e) => (missing(e) ? [{ field: e.property, messages: [`${e.property} is required`] }] : flatten([e]))),
+      context,
+    )
+  }
   return instance
 }
 
