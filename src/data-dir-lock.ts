@@ -72,15 +72,25 @@ export async function lockDataDir(folder: string): Promise<DataDirLock> {
     throw new ConnectionError(`the embedded database's folder ${folder} could not be created`, { code: 'EMBEDDED', cause: err })
   }
   const path = join(dir, LOCK_FILE)
-  const mine = JSON.stringify(await ownRecord(dir))
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (await createExclusive(path, mine)) return heldLock(path, mine)
-    const seen = await readLock(path)
-    if (seen === undefined) continue // released in between: try again
-    const state = await holderState(seen)
-    if (state !== 'gone') throw lockedError(dir, seen, state)
-    if (await takeOver(path, seen.raw, mine)) return heldLock(path, mine)
-    await sleep(5 + attempt * 2)
+  try {
+    const mine = JSON.stringify(await ownRecord(dir))
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (await createExclusive(path, mine)) return heldLock(path, mine)
+      const seen = await readLock(path)
+      if (seen === undefined) continue // released in between: try again
+      const state = await holderState(seen)
+      if (state !== 'gone') throw lockedError(dir, seen, state)
+      if (await takeOver(path, seen.raw, mine)) return heldLock(path, mine)
+      await sleep(5 + attempt * 2)
+    }
+  } catch (err) {
+    if (err instanceof ConnectionError) throw err
+    // Not a folder, read-only, out of space: say which folder, keep the system error as cause.
+    const code = (err as NodeJS.ErrnoException)?.code
+    throw new ConnectionError(`the embedded database's folder ${dir} cannot hold its lock file${code ? ` (${code})` : ''}`, {
+      code: 'EMBEDDED',
+      cause: err,
+    })
   }
   throw new ConnectionError(
     `the embedded database's folder ${dir} is locked: other processes keep taking over its stale lock; try again`,

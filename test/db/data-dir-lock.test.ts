@@ -153,6 +153,19 @@ describe.skipIf(backend === 'postgres')('one process per dataDir', SLOW, () => {
   })
 })
 
+describe.skipIf(backend === 'postgres')('a dataDir that cannot hold a lock', () => {
+  test('a file instead of a folder is a ConnectionError EMBEDDED naming it, with the system error as cause', async () => {
+    const file = join(freshDir(), 'not-a-folder')
+    await mkdir(dirname(file), { recursive: true })
+    await writeFile(file, 'x')
+    const err = await Db.connect({ dataDir: file }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConnectionError)
+    expect(err).toMatchObject({ code: 'EMBEDDED' })
+    expect((err as Error).message).toContain('not-a-folder')
+    expect(((err as Error).cause as NodeJS.ErrnoException).code).toBe('ENOTDIR')
+  })
+})
+
 describe.skipIf(backend === 'postgres')('stale or foreign lock files', () => {
   test('a lock whose process is gone is taken over', async () => {
     const dir = freshDir()
