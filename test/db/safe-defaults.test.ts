@@ -11,8 +11,8 @@ import { createTestDb } from '../../src/testing/index.js'
 import { recordingLogger } from '../faults/support/logger.js'
 import { backend, serverUrl } from '../support/test-db.js'
 
-const saved = { NODE_ENV: process.env.NODE_ENV, DATABASE_URL: process.env.DATABASE_URL }
-function setEnv(name: 'NODE_ENV' | 'DATABASE_URL', value: string | undefined): void {
+const saved = { NODE_ENV: process.env.NODE_ENV, DATABASE_URL: process.env.DATABASE_URL, TEST_DATABASE_URL: process.env.TEST_DATABASE_URL }
+function setEnv(name: keyof typeof saved, value: string | undefined): void {
   if (value === undefined) delete process.env[name]
   else process.env[name] = value
 }
@@ -20,6 +20,7 @@ beforeEach(() => setEnv('DATABASE_URL', undefined))
 afterEach(() => {
   setEnv('NODE_ENV', saved.NODE_ENV)
   setEnv('DATABASE_URL', saved.DATABASE_URL)
+  setEnv('TEST_DATABASE_URL', saved.TEST_DATABASE_URL)
 })
 
 const IN_MEMORY = 'in-memory embedded database'
@@ -69,6 +70,8 @@ describe('NODE_ENV=production', SLOW, () => {
 
   test('createTestDb() (automagik-db/testing) is unaffected', async () => {
     const logger = recordingLogger()
+    // On PGlite: createTestDb() with no URL at all (TEST_DATABASE_URL may be set by the environment).
+    if (backend === 'pglite') setEnv('TEST_DATABASE_URL', undefined)
     const db = backend === 'postgres' ? await createTestDb({ url: serverUrl, logger }) : await createTestDb({ logger })
     try {
       expect(db.backend).toBe(backend)
