@@ -9,6 +9,8 @@ export default defineConfig(({ mode }) => ({
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, 'test/consumer/**'],
     env: { AMDB_TEST_BACKEND: mode === 'pg' ? 'postgres' : 'pglite' },
+    // The server run drops the template databases it built (test/support/server-cleanup.ts).
+    globalSetup: mode === 'pg' ? ['test/support/server-cleanup.ts'] : [],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
