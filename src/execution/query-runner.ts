@@ -59,8 +59,6 @@ export class QueryRunner implements ConnectionHost {
   #closed = false
   #watchdog: NodeJS.Timeout | undefined
   #ended: Promise<void> | undefined
-  /** Callers waiting for a connection when end() is called: they get DbClosedError at once. */
-  readonly #waiting = new Set<(err: Error) => void>()
 
   constructor(pool: Pool, options: QueryRunnerOptions) {
     this.#pool = pool
@@ -108,26 +106,12 @@ export class QueryRunner implements ConnectionHost {
   /** Checks a connection out of the pool. */
   acquire(): Promise<PgConnection> {
     if (this.#closed) return Promise.reject(new DbClosedError())
-    return new Promise<PgConnection>((resolve, reject) => {
-      let waiting = true
-      const giveUp = (err: Error) => {
-        waiting = false
-        reject(err)
-      }
-      this.#waiting.add(giveUp)
-      this.#pool.connect().then(
-        (client) => {
-          this.#waiting.delete(giveUp)
-          // Given up on at close: the connection goes straight back (the pool is ending).
-          if (waiting) resolve(this.#adopt(client))
-          else client.release()
-        },
-        (err: unknown) => {
-          this.#waiting.delete(giveUp)
-          if (waiting) reject(this.#connectError(err))
-        },
-      )
-    })
+    return this.#pool.connect().then(
+      (client) => this.#adopt(client),
+      (err: unknown) => {
+        throw this.#connectError(err)
+      },
+    )
   }
 
   #adopt(client: PoolClient): PgConnection {
@@ -239,9 +223,6 @@ export class QueryRunner implements ConnectionHost {
    */
   end(): Promise<void> {
     this.#closed = true
-    // pg-pool keeps its queue until connectTimeout: no one waits for a pool that is closing.
-    for (const giveUp of this.#waiting) giveUp(new DbClosedError())
-    this.#waiting.clear()
     this.#ended ??= this.#end().finally(() => clearInterval(this.#watchdog))
     return this.#ended
   }

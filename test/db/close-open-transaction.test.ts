@@ -111,18 +111,3 @@ describe('close() with a transaction left open', { timeout: 180_000 }, () => {
     expect(await existing(['before-timeout', 'after-timeout'])).toEqual([])
   })
 })
-
-describe('close() with a caller waiting for a connection', { timeout: 120_000 }, () => {
-  test('the waiter gets DbClosedError at once, not after connectTimeout, and writes nothing', async () => {
-    // One connection, held by an open transaction; a second caller queues for it. connectTimeout
-    // is far beyond the test's timeout: before, the waiter was only released by it.
-    const db = await Db.connect({ ...place, poolSize: 1, connectTimeout: 600_000, closeTimeout: 100 })
-    const handle = await db.startTransaction()
-    await handle.db.agents.create(agent('held-at-close'))
-    const waiter = db.agents.create(agent('queued-at-close'))
-    const closing = db.close()
-    await expect(waiter).rejects.toBeInstanceOf(DbClosedError)
-    await closing
-    expect(await existing(['held-at-close', 'queued-at-close'])).toEqual([])
-  })
-})
