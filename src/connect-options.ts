@@ -6,6 +6,7 @@ import type { Logger } from './logger.js'
 import type { PGlite } from '@electric-sql/pglite'
 import type { AppMigrations } from './migration-sources.js'
 import { typeParsers } from './execution/type-parsers.js'
+import { telemetryOptionProblem, type TelemetryOption } from './telemetry/options.js'
 
 /**
  * How {@link Db.connect} reaches its database.
@@ -77,6 +78,12 @@ export interface DbOptions {
   migrations?: AppMigrations
   /** Receives warnings and, at debug level, each query's SQL text and duration. */
   logger?: Logger
+  /**
+   * OpenTelemetry spans and metrics (see the README, Observability). Default: on when
+   * `@opentelemetry/api` is installed, through the global tracer and meter providers (none
+   * registered: nothing recorded, next to no cost); `false` turns it off; or give the providers.
+   */
+  telemetry?: TelemetryOption
   /** @internal automagik-db/testing: a PGlite already started (from a snapshot), used instead of starting one; closed with the Db. */
   pglite?: PGlite
 }
@@ -87,6 +94,8 @@ export interface ResolvedConnection {
   pool: pg.Pool
   /** Host, port and database (never the password), for messages and `inspect`. */
   target: string
+  /** The server's host, port and database name (server only), for telemetry attributes. */
+  server?: { address: string; port: number; database: string | undefined }
   secrets: string[]
   /** How long close() lets work in flight finish, in ms. */
   closeTimeout: number
@@ -133,6 +142,8 @@ export function checkOptions(options: DbOptions): void {
   if (options.url !== undefined && (options.dataDir !== undefined || options.embedded)) {
     issues.push({ field: 'url', messages: ['url cannot be combined with dataDir or embedded: pick one database'] })
   }
+  const telemetry = telemetryOptionProblem(options.telemetry)
+  if (telemetry !== undefined) issues.push({ field: 'telemetry', messages: [telemetry] })
   if (issues.length > 0) throw new ValidationError(issues, 'Db.connect')
 }
 
@@ -168,7 +179,8 @@ export function serverPool(url: string, options: DbOptions): ResolvedConnection 
   const pool = new pg.Pool(config)
   const target = `postgres://${rest.host ?? 'localhost'}:${rest.port ?? 5432}/${rest.database ?? ''}`
   const secrets = password ? unique([password, encodeURIComponent(password)]) : []
-  return { backend: 'postgres', pool, target, secrets, closeTimeout, close: async () => undefined }
+  const server = { address: rest.host ?? 'localhost', port: Number(rest.port ?? 5432), database: rest.database }
+  return { backend: 'postgres', pool, target, server, secrets, closeTimeout, close: async () => undefined }
 }
 
 /**

@@ -3,19 +3,32 @@ import { DbLifetime } from './db-lifetime.js'
 import { QueryRunner } from './execution/query-runner.js'
 import { ScopeRoot } from './execution/scope.js'
 import { ValidationError } from './errors.js'
+import { loadTelemetry } from './telemetry/telemetry.js'
 
 const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
 /**
- * The root of a new Db over an opened connection: its query runner (with the options' limits)
- * and its lifetime, which ends the runner, then the connection.
+ * The root of a new Db over an opened connection: its query runner (with the options' limits),
+ * its telemetry (when `@opentelemetry/api` is installed and not turned off), and its lifetime,
+ * which ends the runner, then the connection. Never throws.
  *
  * @example
  * ```ts
- * const { root, lifetime } = openRoot(await embeddedPool(options), options)
+ * const { root, lifetime } = await openRoot(await embeddedPool(options), options)
  * ```
  */
-export function openRoot(conn: ResolvedConnection, options: DbOptions): { root: ScopeRoot; lifetime: DbLifetime } {
+export async function openRoot(conn: ResolvedConnection, options: DbOptions): Promise<{ root: ScopeRoot; lifetime: DbLifetime }> {
+  const telemetry = await loadTelemetry(
+    options.telemetry,
+    {
+      // Never the dataDir path or the URL: the database name, or `pglite`.
+      namespace: conn.server === undefined ? 'pglite' : conn.server.database,
+      server: conn.server === undefined ? undefined : { address: conn.server.address, port: conn.server.port },
+      secrets: conn.secrets,
+      poolStats: () => ({ total: conn.pool.totalCount, idle: conn.pool.idleCount }),
+    },
+    options.logger,
+  )
   const statementTimeout = options.statementTimeout ?? DEFAULTS.statementTimeout
   // The server enforces statement_timeout; the client-side limit only fires when the server
   // itself stops answering (frozen, partitioned).
@@ -32,11 +45,12 @@ export function openRoot(conn: ResolvedConnection, options: DbOptions): { root: 
     secrets: conn.secrets,
   })
   const shutdown = async () => {
+    telemetry?.close()
     await runner.end()
     await conn.close()
   }
   const lifetime = new DbLifetime(conn.backend, conn.target, shutdown)
-  const root = new ScopeRoot(runner, () => lifetime.close())
+  const root = new ScopeRoot(runner, () => lifetime.close(), telemetry)
   return { root, lifetime }
 }
 

@@ -113,6 +113,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
    * ```ts
    * const db = await Db.connect({ url: process.env.DATABASE_URL, poolSize: 20 })
    * const local = await Db.connect({ dataDir: './data' }) // PGlite on disk
+   * const quiet = await Db.connect({ embedded: true, telemetry: false }) // no OpenTelemetry spans or metrics
    * ```
    */
   static async connect<Tables = {}>(options: DbOptions = {}): Promise<Db<Tables>> {
@@ -120,7 +121,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
     const appMigrations = await loadAppMigrations(options.migrations)
     const url = options.embedded || options.dataDir !== undefined ? undefined : (options.url ?? process.env.DATABASE_URL)
     const conn: ResolvedConnection = url ? serverPool(url, options) : await embeddedPool(options)
-    const { root, lifetime } = openRoot(conn, options)
+    const { root, lifetime } = await openRoot(conn, options)
     const db = new Db<Tables>(new Scope(root, undefined, ''), { lifetime, appMigrations }, true)
     try {
       // Fail fast with a clear error when the server can't be reached.

@@ -25,9 +25,15 @@ export function logQuery(logger: Logger, event: LogEvent): void {
 
 /**
  * PostgreSQL quotes the offending input in some messages (`invalid input syntax for type
- * integer: "…"`): remove every parameter value from a message before it is logged.
+ * integer: "…"`): remove every parameter value from a message before it is logged (or put on a
+ * span).
+ *
+ * @example
+ * ```ts
+ * withoutParameters('invalid input syntax for type integer: "abc"', ['abc']) // '… "[parameter]"'
+ * ```
  */
-function withoutParameters(message: string, parameters: readonly unknown[]): string {
+export function withoutParameters(message: string, parameters: readonly unknown[]): string {
   const values = parameters
     .map(parameterText)
     .filter((v): v is string => v !== undefined && v !== '')

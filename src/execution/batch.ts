@@ -23,5 +23,6 @@ export async function runBatch(scope: Scope, text: string, rows: readonly (reado
       return affected
     },
     {},
+    { sql: text, size: rows.length },
   )
 }

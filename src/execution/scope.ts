@@ -8,6 +8,8 @@ import type { PgConnection } from './pg-connection.js'
 import { KyselyConnection, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
 import type { QueryContext } from './query-context.js'
 import { FixtureGuard, fixtureRole } from './fixture-guard.js'
+import type { Telemetry } from '../telemetry/telemetry.js'
+import type { TransactionSpan } from '../telemetry/spans.js'
 
 /** What a scope bound to one connection is: a pinned connection, a transaction or a savepoint. */
 export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
@@ -36,6 +38,8 @@ export class Binding {
   #endedSignal: Promise<void> | undefined
   /** Set for a savepoint opened by startTransaction(): only its opener ends it. */
   #manual = false
+  /** @internal The telemetry span of this transaction or savepoint (when traced): its statements' parent. */
+  span: TransactionSpan | undefined
 
   constructor(kind: BindingKind, conn: PgConnection, parent?: Binding) {
     this.kind = kind
@@ -171,10 +175,14 @@ export class ScopeRoot implements ConnectionSource {
   readonly #destroy: () => Promise<void>
   /** Test fixtures' transactions open now (automagik-db/testing): root queries are misuse meanwhile. */
   readonly fixtures = new FixtureGuard<Binding>()
+  /** @internal Spans and metrics; undefined when off or `@opentelemetry/api` is not installed. */
+  readonly telemetry: Telemetry | undefined
 
-  constructor(runner: QueryRunner, destroy: () => Promise<void>) {
+  /** @internal */
+  constructor(runner: QueryRunner, destroy: () => Promise<void>, telemetry?: Telemetry) {
     this.runner = runner
     this.#destroy = destroy
+    this.telemetry = telemetry
     this.driver = new ScopeDriver(this)
     this.dialect = scopeDialect(this.driver)
     this.config = { dialect: this.dialect }
@@ -206,7 +214,10 @@ export class ScopeRoot implements ConnectionSource {
 
   /** Runs `fn` in `binding`'s async context (see {@link Scope.runInside}). */
   runInside<T>(binding: Binding | undefined, fn: () => Promise<T>): Promise<T> {
-    const inside = () => (binding === undefined ? fn() : this.context.run(binding, fn))
+    const span = binding?.span
+    const run = () => (binding === undefined ? fn() : this.context.run(binding, fn))
+    // A traced transaction's callback runs with its span active: spans started inside are children.
+    const inside = span === undefined ? run : () => span.within(run)
     const role = fixtureRole(fn)
     if (role === 'opening') return this.fixtures.opening(inside)
     return role === 'body' && binding !== undefined ? this.fixtures.run(binding, inside) : inside()
@@ -228,7 +239,11 @@ export class ScopeRoot implements ConnectionSource {
 
   async acquire(): Promise<KyselyConnection> {
     const conn = await this.acquireConnection()
-    return new KyselyConnection(conn, (sql, params) => conn.query(sql, params, true))
+    return new KyselyConnection(conn, (sql, params) => {
+      const telemetry = this.telemetry
+      if (telemetry === undefined || !telemetry.recording()) return conn.query(sql, params, true)
+      return telemetry.statement(sql, params, undefined, () => conn.query(sql, params, true))
+    })
   }
 
   release(connection: KyselyConnection): Promise<void> {
@@ -294,8 +309,26 @@ export class Scope implements QueryContext {
     return new Scope(this.root, this.binding, schema)
   }
 
-  /** Runs one statement in this scope; `named`: as a prepared statement of its connection. */
-  async execute(sql: string, params: readonly unknown[], named: boolean): Promise<PgResult> {
+  /** Runs one statement in this scope (under a span when traced); `named`: as a prepared statement. */
+  execute(sql: string, params: readonly unknown[], named: boolean): Promise<PgResult> {
+    const telemetry = this.root.telemetry
+    if (telemetry === undefined || !telemetry.recording()) return this.#execute(sql, params, named)
+    return telemetry.statement(sql, params, this, () => this.#execute(sql, params, named))
+  }
+
+  /**
+   * @internal The span a statement of this scope is a child of: its binding's, unless the caller
+   * runs inside that binding's callback, whose active context carries it. Undefined: the active context.
+   */
+  telemetryParent(): TransactionSpan | undefined {
+    const binding = this.binding
+    const span = binding?.span
+    if (span === undefined) return undefined
+    const current = this.root.context.getStore()
+    return current !== undefined && binding!.encloses(current) ? undefined : span
+  }
+
+  async #execute(sql: string, params: readonly unknown[], named: boolean): Promise<PgResult> {
     const binding = this.binding
     if (binding !== undefined) {
       binding.assertOpen()

@@ -1,6 +1,8 @@
 import { ConnectionError, DataLayerError, MisuseError, ValidationError } from '../errors.js'
 import { abortedError } from './pg-connection.js'
 import { Binding, Scope } from './scope.js'
+import type { BatchLabel } from '../telemetry/options.js'
+import type { TransactionSpan } from '../telemetry/spans.js'
 
 /** PostgreSQL's isolation levels (`snapshot` is not one: it is refused before any SQL). */
 export const ISOLATION_LEVELS = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'] as const
@@ -47,15 +49,35 @@ export async function openTransaction(
   scope: Scope,
   options: { isolationLevel?: IsolationLevel } = {},
   manual = false,
+  batch?: BatchLabel,
 ): Promise<OpenTransaction> {
   checkIsolation(options.isolationLevel)
   const outer = scope.binding
   outer?.assertOpen()
-  if (outer !== undefined && outer.inTransaction) return openSavepoint(scope, outer, manual)
+  // Traced: one span from before BEGIN (and the wait for a connection) to COMMIT or ROLLBACK.
+  const span = scope.root.telemetry?.transaction(batch, outer?.inTransaction ?? false, scope)
+  if (span === undefined) return open(scope, options, manual, undefined)
+  try {
+    return await open(scope, options, manual, span)
+  } catch (err) {
+    span.end(err)
+    throw err
+  }
+}
+
+async function open(
+  scope: Scope,
+  options: { isolationLevel?: IsolationLevel },
+  manual: boolean,
+  span: TransactionSpan | undefined,
+): Promise<OpenTransaction> {
+  const outer = scope.binding
+  if (outer !== undefined && outer.inTransaction) return openSavepoint(scope, outer, manual, span)
 
   const root = scope.root
   const conn = outer?.conn ?? (await root.acquireConnection())
   const binding = new Binding('transaction', conn, outer)
+  binding.span = span
   const giveBack = async () => {
     if (outer === undefined) await root.runner.release(conn, 'idle')
   }
@@ -96,7 +118,7 @@ async function commitTop(conn: Binding['conn']): Promise<void> {
   }
 }
 
-async function openSavepoint(scope: Scope, outer: Binding, manual: boolean): Promise<OpenTransaction> {
+async function openSavepoint(scope: Scope, outer: Binding, manual: boolean, span: TransactionSpan | undefined): Promise<OpenTransaction> {
   if (outer.hasOpenManualSavepoint) {
     // Its opener ends it, maybe never: waiting for it could hang forever.
     throw new MisuseError(
@@ -116,6 +138,7 @@ async function openSavepoint(scope: Scope, outer: Binding, manual: boolean): Pro
   const conn = outer.conn
   const name = outer.nextSavepointName()
   const binding = new Binding('savepoint', conn, outer)
+  binding.span = span
   // Registered before SAVEPOINT is sent: from now on, statements of the outer transaction issued
   // from outside this savepoint wait for it to end instead of landing inside it.
   outer.openSavepoint(binding, letNextIn, manual)
@@ -161,6 +184,7 @@ function handle(scope: Scope, binding: Binding, end: (commit: boolean) => Promis
     }
     const savepointStillOpen = binding.hasOpenSavepoint
     binding.end(commit ? 'committed' : 'rolled back')
+    let failure: unknown
     try {
       if (stale !== undefined) throw stale
       if (!savepointStillOpen || !commit) return await end(commit)
@@ -171,8 +195,12 @@ function handle(scope: Scope, binding: Binding, end: (commit: boolean) => Promis
         `${binding.kind === 'savepoint' ? 'a savepoint' : 'the transaction'} was to commit while a ` +
           'savepoint inside it was still open (a missing await on tx.transaction()?): everything was rolled back',
       )
+    } catch (err) {
+      failure = err
+      throw err
     } finally {
       binding.finished()
+      binding.span?.end(failure)
     }
   }
   return {
@@ -190,6 +218,7 @@ export async function runTransaction<T>(
   scope: Scope,
   fn: (scope: Scope) => Promise<T>,
   options: TransactionOptions,
+  batch?: BatchLabel,
 ): Promise<T> {
   const retries = options.retries ?? 0
   if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
@@ -197,11 +226,12 @@ export async function runTransaction<T>(
   }
   const allowed = scope.binding?.inTransaction ? 0 : retries
   for (let attempt = 0; ; attempt++) {
-    const tx = await openTransaction(scope, options)
+    const tx = await openTransaction(scope, options, false, batch)
     let result: T
     try {
       result = await tx.scope.runInside(() => fn(tx.scope))
     } catch (err) {
+      tx.scope.binding?.span?.fail(err)
       await tx.rollback().catch((rollbackErr: unknown) => {
         // Keep the error that caused the rollback; the rollback failure is only logged.
         scope.root.runner.warn({ err: scope.root.runner.describe(rollbackErr) }, 'automagik-db: rollback failed')
