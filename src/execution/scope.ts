@@ -8,6 +8,7 @@ import type { PgConnection } from './pg-connection.js'
 import { KyselyConnection, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
 import type { QueryContext } from './query-context.js'
 import { FixtureGuard, fixtureRole } from './fixture-guard.js'
+import { ExtensionCatalog, type ExtensionName, type InstalledExtension } from './extensions.js'
 
 /** What a scope bound to one connection is: a pinned connection, a transaction or a savepoint. */
 export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
@@ -171,6 +172,8 @@ export class ScopeRoot implements ConnectionSource {
   readonly #destroy: () => Promise<void>
   /** Test fixtures' transactions open now (automagik-db/testing): root queries are misuse meanwhile. */
   readonly fixtures = new FixtureGuard<Binding>()
+  /** The extensions of the database (read at connect and after migrations). */
+  readonly extensions = new ExtensionCatalog()
 
   constructor(runner: QueryRunner, destroy: () => Promise<void>) {
     this.runner = runner
@@ -338,6 +341,16 @@ export class Scope implements QueryContext {
   ): Promise<QueryResult<R>> {
     const { sql, parameters } = this.root.runner.shapes(this.schema).bind(shape, args, build, owner)
     return toKyselyResult<R>(await this.execute(sql, parameters, true))
+  }
+
+  /** See {@link QueryContext.extension}: read on this scope's connection. */
+  extension(extension: ExtensionName): Promise<InstalledExtension> {
+    return this.root.extensions.require(extension, (sql) => this.readRows(sql))
+  }
+
+  /** Rows of a statement with no parameters, run unnamed in this scope. */
+  async readRows(sql: string): Promise<any[]> {
+    return (await this.execute(sql, [], false)).rows
   }
 
   /**
