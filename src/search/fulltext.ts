@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { SearchRequest } from './search-options.js'
 import type { SearchTarget } from './search-target.js'
-import { afterScore, applyFilters, filterShape, filterSlots, matchExpression, rankExpression, SearchArgs, type SearchStatement } from './sql-parts.js'
+import { afterScore, applyFilters, filterShape, filterSlots, matchExpression, rankExpression, SearchArgs, tsQuery, type SearchStatement } from './sql-parts.js'
 
 /**
  * The full-text search statement: rows whose `search_vector` matches
@@ -23,12 +23,12 @@ export function fulltextStatement(kysely: Kysely<any>, target: SearchTarget<unkn
     shape: `${target.table}.search:fulltext:${filterShape(request)}:${after ? 'after' : 'first'}`,
     args: args.values,
     build: (slots) => {
-      const rank = rankExpression(slots[q])
+      const rank = rankExpression()
       let query = kysely
-        .selectFrom(`${target.table} as t`)
+        .selectFrom([`${target.table} as t`, tsQuery(slots[q])])
         .select(target.columns.map((c) => `t.${c}`))
         .select(rank.as('score'))
-        .where(matchExpression(slots[q]))
+        .where(matchExpression())
       query = applyFilters(query, request, slots, filters)
       if (after) query = query.where(afterScore(rank, 't.id', slots, after))
       return query.orderBy(sql`score`, 'desc').orderBy('t.id').limit(slots[limit] as number)

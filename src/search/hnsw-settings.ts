@@ -2,6 +2,8 @@ import { sql } from 'kysely'
 import { kyselyContext, type QueryContext } from '../execution/query-context.js'
 import { Scope } from '../execution/scope.js'
 import { runTransaction } from '../execution/transaction.js'
+import { ValidationError } from '../errors.js'
+import { dimensionMismatch } from './model-registry.js'
 import type { SearchRequest } from './search-options.js'
 
 /** pgvector's default and largest `hnsw.ef_search`. */
@@ -36,34 +38,54 @@ export function hnswSettings(request: SearchRequest, version: string): HnswSetti
   return { efSearch: Math.min(EF_SEARCH_MAX, Math.max(EF_SEARCH_DEFAULT, wanted)), iterative: major > 0 || minor >= 8 }
 }
 
+/** True when `context` runs inside a transaction already (a Db's, or a Kysely one). */
+function inTransaction(context: QueryContext<any>): boolean {
+  return context instanceof Scope ? context.binding?.inTransaction === true : context.kysely.isTransaction
+}
+
 /**
- * Runs `fn` in a transaction (a savepoint inside yours) whose HNSW scans use `settings`
- * (`set_config(…, true)`: SET LOCAL, gone at the end of the transaction, never left on a pooled
- * connection; inside your transaction it lasts until yours ends).
+ * Runs a vector or hybrid search `fn` after one statement that reads the model's dimension (an
+ * unknown model, or a vector of another dimension, is a ValidationError) and, when the call needs
+ * more than pgvector's defaults — `ef_search` above 40, scope filters or a cursor — sets
+ * `settings` for the transaction (`set_config(…, true)`, i.e. SET LOCAL: never left on a pooled
+ * connection). Outside a transaction that means a short one of its own (BEGIN, settings, search,
+ * COMMIT); inside yours the settings last until yours ends. Without settings: two statements.
  *
  * @example
  * ```ts
- * const { rows } = await withHnswSettings(context, owner, { efSearch: 100, iterative: true }, (ctx) => ctx.runCompiled(…))
+ * const { rows } = await withVectorSearch(context, owner, request, { efSearch: 100, iterative: true }, (ctx) => ctx.runCompiled(…))
  * ```
  */
-export async function withHnswSettings<R>(
+export async function withVectorSearch<R>(
   context: QueryContext<any>,
   owner: object,
+  request: SearchRequest,
   settings: HnswSettings,
   fn: (context: QueryContext<any>) => Promise<R>,
 ): Promise<R> {
+  const set = settings.efSearch > EF_SEARCH_DEFAULT || request.after !== undefined || request.filters.some(([, v]) => v !== undefined)
   const body = async (ctx: QueryContext<any>) => {
-    const shape = `search.hnsw-settings:${settings.iterative ? 'iterative' : 'plain'}`
-    await ctx.runCompiled(shape, [String(settings.efSearch)], ([ef]) =>
-      ctx.kysely.selectNoFrom([
-        sql`set_config('hnsw.ef_search', ${ef}::text, true)`.as('ef_search'),
-        ...(settings.iterative ? [sql`set_config('hnsw.iterative_scan', 'strict_order', true)`.as('iterative_scan')] : []),
-      ]),
+    const shape = `search.vector-checks:${set ? (settings.iterative ? 'iterative' : 'ef') : 'none'}`
+    const args = set ? [request.model, String(settings.efSearch)] : [request.model]
+    const { rows } = await ctx.runCompiled<{ dimension: number | null }>(
+      shape,
+      args,
+      ([model, ef]) =>
+        ctx.kysely.selectNoFrom((eb: any) => [
+          eb.selectFrom('embedding_models').select('dimension').where('name', '=', model).as('dimension'),
+          ...(set ? [sql`set_config('hnsw.ef_search', ${ef}::text, true)`.as('ef_search')] : []),
+          ...(set && settings.iterative ? [sql`set_config('hnsw.iterative_scan', 'strict_order', true)`.as('iterative_scan')] : []),
+        ]),
       owner,
     )
+    const dimension = rows[0]?.dimension ?? undefined
+    if (dimension === undefined) {
+      throw new ValidationError([{ field: 'model', messages: [`model ${request.model} is not known: no embedding was stored for it`] }], request.method)
+    }
+    if (dimension !== request.vector!.length) throw dimensionMismatch('vector', request.model!, dimension, request.vector!.length, request.method)
     return fn(ctx)
   }
+  if (!set || inTransaction(context)) return body(context)
   if (context instanceof Scope) return runTransaction(context, (scope) => body(scope), {})
-  const kysely = context.kysely
-  return kysely.isTransaction ? body(context) : kysely.transaction().execute((trx) => body(kyselyContext(trx)))
+  return context.kysely.transaction().execute((trx) => body(kyselyContext(trx)))
 }

@@ -12,6 +12,7 @@ import {
   matchExpression,
   rankExpression,
   SearchArgs,
+  tsQuery,
   type SearchExtensions,
   type SearchStatement,
 } from './sql-parts.js'
@@ -43,10 +44,10 @@ export function hybridStatement(kysely: Kysely<any>, target: SearchTarget<unknow
     shape: `${target.table}.search:hybrid:${ext.vector}:${ext.dimension}:${request.model}:${filterShape(request)}:${after ? 'after' : 'first'}`,
     args: args.values,
     build: (slots) => {
-      const rank = rankExpression(slots[q])
+      const rank = rankExpression()
       const distance = distanceExpression(slots[v], ext)
       const ftTop = applyFilters(
-        kysely.selectFrom(`${target.table} as t`).select('t.id').select(rank.as('score')).where(matchExpression(slots[q])),
+        kysely.selectFrom([`${target.table} as t`, tsQuery(slots[q])]).select('t.id').select(rank.as('score')).where(matchExpression()),
         request, slots, ftFilters,
       ).orderBy(sql`score`, 'desc').orderBy('t.id').limit(slots[n] as number)
       const vsTop = applyFilters(

@@ -1,13 +1,11 @@
 import type { Kysely } from 'kysely'
-import { ValidationError } from '../errors.js'
 import type { QueryContext } from '../execution/query-context.js'
 import { encodeCursor } from '../repositories/cursor.js'
 import { fulltextStatement } from './fulltext.js'
 import { fuzzyStatement } from './fuzzy.js'
 import { asSearchHits, type SearchHits } from './hits.js'
-import { hnswSettings, withHnswSettings } from './hnsw-settings.js'
+import { hnswSettings, withVectorSearch } from './hnsw-settings.js'
 import { hybridStatement } from './hybrid.js'
-import { dimensionMismatch, modelDimension } from './model-registry.js'
 import { readSearchOptions, type SearchRequest } from './search-options.js'
 import type { SearchTarget } from './search-target.js'
 import type { SearchExtensions, SearchStatement } from './sql-parts.js'
@@ -38,8 +36,8 @@ export function searchStatement(kysely: Kysely<any>, target: SearchTarget<unknow
 
 /**
  * What a search call needs besides its request: the extensions' schemas (FeatureUnavailableError
- * when one is missing: `vector` for vector and hybrid search) and the model's dimension
- * (ValidationError when the model is unknown or the vector's dimension is not the model's).
+ * when one is missing: `vector` for vector and hybrid search), the vector's dimension and the
+ * HNSW settings (the model's registered dimension is checked when the search runs).
  *
  * @example
  * ```ts
@@ -50,12 +48,8 @@ export async function searchExtensions(context: QueryContext<any>, owner: object
   if (request.mode === 'fuzzy') return { trgm: (await context.extension('pg_trgm')).schema }
   if (request.mode !== 'vector' && request.mode !== 'hybrid') return {}
   const { schema: vector, version } = await context.extension('vector')
-  const model = request.model!
-  const dimension = await modelDimension(context, owner, model)
-  if (dimension === undefined) {
-    throw new ValidationError([{ field: 'model', messages: [`model ${model} is not known: no embedding was stored for it`] }], request.method)
-  }
-  if (dimension !== request.vector!.length) throw dimensionMismatch('vector', model, dimension, request.vector!.length, request.method)
+  // The model's dimension is checked by the search's first statement (withVectorSearch).
+  const dimension = request.vector!.length
   return { vector, dimension, hnsw: hnswSettings(request, version) }
 }
 
@@ -73,7 +67,7 @@ export async function runSearch<T>(context: QueryContext<any>, owner: object, ta
   const ext = await searchExtensions(context, owner, request)
   const statement = searchStatement(context.kysely, target, request, ext)
   const run = (ctx: QueryContext<any>) => ctx.runCompiled<any>(statement.shape, statement.args, statement.build, owner)
-  const { rows } = ext.hnsw === undefined ? await run(context) : await withHnswSettings(context, owner, ext.hnsw, run)
+  const { rows } = ext.hnsw === undefined ? await run(context) : await withVectorSearch(context, owner, request, ext.hnsw, run)
   const { limit } = request
   const kept = rows.length > limit ? rows.slice(0, limit) : rows
   const hits = kept.map((row) => ({ item: target.toEntity(row), score: Number(row.score) }))
