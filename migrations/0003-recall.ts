@@ -8,13 +8,15 @@ import { sql, type Kysely } from 'kysely'
  *   the rest of the migration does not depend on it. Both are created in `public` when missing,
  *   whatever schema the migration runs in (a tenant's schema runs with only itself on the
  *   search_path): queries qualify their operators with the extension's schema.
- * - `messages.token_count`: given by the writer, or estimated by a trigger at write time as
+ * - `messages.token_count`: given by the writer, or estimated by a trigger at write time (when it
+ *   is NULL: left out of an INSERT, or set to NULL by an UPDATE) as
  *   ceil(characters / 4) over the text and the tool calls and outputs (their JSON text, when not
  *   `{}`): about 4 characters per token in English for the usual BPE tokenizers. Existing rows are
  *   estimated here.
  * - `search_vector` on messages (text) and memories (name A, description B, content C): stored
  *   generated `tsvector`s with the `english` configuration (stemming: "running" finds "run"), each
- *   with a GIN index. Adding a stored generated column rewrites the table once.
+ *   with a GIN index, over the first 100 000 characters of a text (a tsvector holds at most 1 MB).
+ *   Adding a stored generated column rewrites the table once.
  * - Trigram GIN indexes on memory names and content, for typos and partial words.
  * - Embeddings: `embedding_models` (one dimension per model), `message_embeddings` and
  *   `memory_embeddings` (one vector per row and model, as `real[]`: storable without pgvector;
@@ -63,38 +65,41 @@ export async function up(db: Kysely<any>): Promise<void> {
     SET search_path FROM CURRENT
     AS $$
     BEGIN
-      NEW.token_count := automagik_estimate_tokens(NEW.text_content, NEW.tool_calls, NEW.tool_outputs);
+      IF TG_OP = 'UPDATE'
+         AND NEW.text_content IS NOT DISTINCT FROM OLD.text_content
+         AND NEW.tool_calls IS NOT DISTINCT FROM OLD.tool_calls
+         AND NEW.tool_outputs IS NOT DISTINCT FROM OLD.tool_outputs THEN
+        NEW.token_count := OLD.token_count; -- the same text: the count it had (given or estimated)
+      ELSE
+        NEW.token_count := automagik_estimate_tokens(NEW.text_content, NEW.tool_calls, NEW.tool_outputs);
+      END IF;
       RETURN NEW;
     END
     $$
   `.execute(db)
+  // NULL means "estimate it": on INSERT when left out, on UPDATE when set to NULL (messages.update
+  // does that when the text or tool fields change and no tokenCount is given). NOT NULL is checked
+  // after BEFORE triggers, so the trigger fills it in first.
   await sql`
     CREATE TRIGGER messages_estimate_tokens
-    BEFORE INSERT ON messages
+    BEFORE INSERT OR UPDATE ON messages
     FOR EACH ROW WHEN (NEW.token_count IS NULL) EXECUTE FUNCTION automagik_message_token_count()
   `.execute(db)
-  await sql`
-    CREATE TRIGGER messages_reestimate_tokens
-    BEFORE UPDATE OF text_content, tool_calls, tool_outputs ON messages
-    FOR EACH ROW WHEN (
-      NEW.token_count IS NOT DISTINCT FROM OLD.token_count
-      AND (NEW.text_content IS DISTINCT FROM OLD.text_content
-        OR NEW.tool_calls IS DISTINCT FROM OLD.tool_calls
-        OR NEW.tool_outputs IS DISTINCT FROM OLD.tool_outputs)
-    ) EXECUTE FUNCTION automagik_message_token_count()
-  `.execute(db)
 
+  // A tsvector holds at most 1 MB: only the first 100 000 characters of a text are indexed (a
+  // message of distinct words makes about 1.5 bytes of tsvector per character), so a large text
+  // never fails a write.
   await sql`
     ALTER TABLE messages ADD COLUMN search_vector tsvector
-      GENERATED ALWAYS AS (to_tsvector('english'::regconfig, coalesce(text_content, ''))) STORED
+      GENERATED ALWAYS AS (to_tsvector('english'::regconfig, left(coalesce(text_content, ''), 100000))) STORED
   `.execute(db)
   await sql`CREATE INDEX messages_search_idx ON messages USING gin (search_vector)`.execute(db)
 
   await sql`
     ALTER TABLE memories ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
-      setweight(to_tsvector('english'::regconfig, coalesce(name, '')), 'A') ||
-      setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B') ||
-      setweight(to_tsvector('english'::regconfig, coalesce(content, '')), 'C')
+      setweight(to_tsvector('english'::regconfig, left(coalesce(name, ''), 10000)), 'A') ||
+      setweight(to_tsvector('english'::regconfig, left(coalesce(description, ''), 50000)), 'B') ||
+      setweight(to_tsvector('english'::regconfig, left(coalesce(content, ''), 100000)), 'C')
     ) STORED
   `.execute(db)
   await sql`CREATE INDEX memories_search_idx ON memories USING gin (search_vector)`.execute(db)
@@ -145,7 +150,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`ALTER TABLE memories DROP COLUMN search_vector`.execute(db)
   await sql`DROP INDEX messages_search_idx`.execute(db)
   await sql`ALTER TABLE messages DROP COLUMN search_vector`.execute(db)
-  await sql`DROP TRIGGER messages_reestimate_tokens ON messages`.execute(db)
   await sql`DROP TRIGGER messages_estimate_tokens ON messages`.execute(db)
   await sql`DROP FUNCTION automagik_message_token_count()`.execute(db)
   await sql`ALTER TABLE messages DROP COLUMN token_count`.execute(db)

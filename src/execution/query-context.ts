@@ -41,7 +41,13 @@ export function kyselyContext<DB = Database>(kysely: Kysely<DB>): QueryContext<D
   return {
     kysely,
     extension(extension) {
-      return catalog.require(extension, async (sql) => (await kysely.executeQuery<any>(CompiledQuery.raw(sql))).rows)
+      return catalog.require(extension, async (sql) => {
+        try {
+          return (await kysely.executeQuery<any>(CompiledQuery.raw(sql))).rows
+        } catch (err) {
+          throw translateError(err)
+        }
+      })
     },
     async runCompiled<R>(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<R>, owner?: object) {
       const { parameters, compiled } = shapes.bind(shape, args, build, owner)

@@ -134,6 +134,18 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
   }
 
   /**
+   * The columns of an input; when the text or tool fields are written without `tokenCount`,
+   * `token_count` is NULL, which the trigger of migration 0003 replaces by the estimate: an
+   * update of the text re-estimates the count, and a count given with it is kept as given.
+   */
+  protected override toRow(input: object): Record<string, unknown> {
+    const row = super.toRow(input)
+    const changesText = row.text_content !== undefined || row.tool_calls !== undefined || row.tool_outputs !== undefined
+    if (changesText && row.token_count === undefined) row.token_count = null
+    return row
+  }
+
+  /**
    * Writes one message; it takes its session's next `seq` (the trigger of migration 0002, under
    * the session row's lock until the transaction ends) and marks the session active
    * (`updatedAt`). A session id that does not exist fails with ForeignKeyError.

@@ -34,6 +34,9 @@ export function modelReason(model: unknown): string | undefined {
   return MODEL_NAME_RE.test(model) ? undefined : 'must be 1 to 128 characters: letters, digits and ._:/@+- (starting with a letter or digit)'
 }
 
+/** The largest real (float4). */
+const MAX_REAL = 3.4028234663852886e38
+
 /**
  * Why `vector` is not a vector we can store and compare, or undefined when it is: an array of 1
  * to 16 000 finite numbers that fit a `real`, not all zero (cosine similarity needs a length).
@@ -47,14 +50,18 @@ export function vectorReason(vector: unknown): string | undefined {
   if (!Array.isArray(vector)) return 'must be an array of numbers'
   if (vector.length === 0) return 'must not be empty'
   if (vector.length > MAX_DIMENSION) return `must have at most ${MAX_DIMENSION} dimensions`
-  let zero = true
+  // As stored (real, float4): numbers too small for a real become 0, and a squared norm past the
+  // largest real overflows pgvector's cosine (every score 0).
+  let norm = 0
   for (let i = 0; i < vector.length; i++) {
     const x: unknown = vector[i]
     if (typeof x !== 'number' || !Number.isFinite(x)) return `must contain only finite numbers (index ${i} is not)`
-    if (!Number.isFinite(Math.fround(x))) return `must contain only numbers a real (float4) holds (index ${i} overflows)`
-    if (x !== 0) zero = false
+    const r = Math.fround(x)
+    if (!Number.isFinite(r)) return `must contain only numbers a real (float4) holds (index ${i} overflows)`
+    norm += r * r
   }
-  return zero ? 'must not be all zeros (its cosine similarity is undefined)' : undefined
+  if (norm === 0) return 'must not be all zeros as a real (float4): its cosine similarity is undefined'
+  return norm > MAX_REAL ? 'is too long: its squared length overflows a real (float4); normalise it' : undefined
 }
 
 /**

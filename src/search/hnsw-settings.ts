@@ -89,3 +89,54 @@ export async function withVectorSearch<R>(
   if (context instanceof Scope) return runTransaction(context, (scope) => body(scope), {})
   return context.kysely.transaction().execute((trx) => body(kyselyContext(trx)))
 }
+
+/**
+ * Runs `fn` with planner settings for one search (`set_config(name, value, true)`): in a short
+ * transaction of its own (BEGIN, settings, search, COMMIT), or inside yours, where the previous
+ * values are put back after the search. Fuzzy search uses it to keep the planner off a
+ * sequential scan: it prices pg_trgm's similarity functions as cheap, while each costs about
+ * 10 µs a row on memory content (measured: 265 ms against 20 ms over 21k memories).
+ *
+ * @example
+ * ```ts
+ * const { rows } = await withPlannerSettings(context, owner, [['enable_seqscan', 'off']], (ctx) => ctx.runCompiled(…))
+ * ```
+ */
+export async function withPlannerSettings<R>(
+  context: QueryContext<any>,
+  owner: object,
+  settings: readonly (readonly [name: string, value: string])[],
+  fn: (context: QueryContext<any>) => Promise<R>,
+): Promise<R> {
+  const key = settings.map(([k, v]) => `${k}=${v}`).join(',')
+  const apply = (ctx: QueryContext<any>, values: readonly string[], shape: string) =>
+    ctx.runCompiled<Record<string, string>>(
+      shape,
+      values,
+      (slots) =>
+        ctx.kysely.selectNoFrom(
+          settings.flatMap(([name], i) => [
+            sql<string>`current_setting(${sql.lit(name)})`.as(`p${i}`),
+            sql`set_config(${sql.lit(name)}, ${slots[i]}::text, true)`.as(`s${i}`),
+          ]),
+        ),
+      owner,
+    )
+  const body = (ctx: QueryContext<any>) => apply(ctx, settings.map(([, v]) => v), `search.settings:${key}`).then(() => fn(ctx))
+  if (!inTransaction(context)) {
+    if (context instanceof Scope) return runTransaction(context, (scope) => body(scope), {})
+    return context.kysely.transaction().execute((trx) => body(kyselyContext(trx)))
+  }
+  const { rows } = await apply(context, settings.map(([, v]) => v), `search.settings:${key}`)
+  const restore = () => apply(context, settings.map((_, i) => rows[0]![`p${i}`]!), `search.settings:${key}`)
+  let result: R
+  try {
+    result = await fn(context)
+  } catch (err) {
+    // A failed statement aborted your transaction: its rollback puts the settings back.
+    await restore().catch(() => undefined)
+    throw err
+  }
+  await restore()
+  return result
+}

@@ -4,7 +4,7 @@ import { encodeCursor } from '../repositories/cursor.js'
 import { fulltextStatement } from './fulltext.js'
 import { fuzzyStatement } from './fuzzy.js'
 import { asSearchHits, type SearchHits } from './hits.js'
-import { hnswSettings, withVectorSearch } from './hnsw-settings.js'
+import { hnswSettings, withPlannerSettings, withVectorSearch } from './hnsw-settings.js'
 import { hybridStatement } from './hybrid.js'
 import { readSearchOptions, type SearchRequest } from './search-options.js'
 import type { SearchTarget } from './search-target.js'
@@ -67,7 +67,12 @@ export async function runSearch<T>(context: QueryContext<any>, owner: object, ta
   const ext = await searchExtensions(context, owner, request)
   const statement = searchStatement(context.kysely, target, request, ext)
   const run = (ctx: QueryContext<any>) => ctx.runCompiled<any>(statement.shape, statement.args, statement.build, owner)
-  const { rows } = ext.hnsw === undefined ? await run(context) : await withVectorSearch(context, owner, request, ext.hnsw, run)
+  const { rows } =
+    ext.hnsw !== undefined
+      ? await withVectorSearch(context, owner, request, ext.hnsw, run)
+      : request.mode === 'fuzzy'
+        ? await withPlannerSettings(context, owner, [['enable_seqscan', 'off']], run)
+        : await run(context)
   const { limit } = request
   const kept = rows.length > limit ? rows.slice(0, limit) : rows
   const hits = kept.map((row) => ({ item: target.toEntity(row), score: Number(row.score) }))

@@ -55,6 +55,9 @@ describe('messages.tokenCount', () => {
     expect((await db.messages.update(m.id, { textContent: 'a'.repeat(40) }))?.tokenCount).toBe(10)
     expect((await db.messages.update(m.id, { toolCalls: { a: 1 } }))?.tokenCount).toBe(12) // 40 + 8
     expect((await db.messages.update(m.id, { textContent: 'a'.repeat(40), tokenCount: 99 }))?.tokenCount).toBe(99)
+    // Regression (review of issue 10): a count given with new text is kept even when it equals the old one.
+    expect((await db.messages.update(m.id, { textContent: 'b'.repeat(400), tokenCount: 99 }))?.tokenCount).toBe(99)
+    expect((await db.messages.update(m.id, { textContent: 'a'.repeat(40) }))?.tokenCount).toBe(12) // 40 + 8 again
     expect((await db.messages.update(m.id, { tokenCount: 5 }))?.tokenCount).toBe(5)
     expect((await db.messages.update(m.id, { textContent: null }))?.tokenCount).toBe(2) // '{"a": 1}'
     expect((await db.messages.get(m.id))?.tokenCount).toBe(2)
