@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: automagik-db side by side with raw pg (unnamed and named statements), Kysely
- * and Drizzle, on a PostgreSQL server and on embedded PGlite. See scripts/bench/ and issue 4.
+ * and Drizzle, on a PostgreSQL server and on embedded PGlite. See scripts/bench/ and issue 4;
+ * workloads 12–15 (search, vector recall, context.load) are issue 10's.
  *
  *   npm run bench -- --scale small                 # a few seconds per backend (CI smoke test)
  *   npm run bench -- --scale full --backend server # the README numbers
  *   npm run bench -- --only 1,6,9 --variants
+ *   npm run bench -- --scale full --only 12,13,14,15  # the recall workloads
  */
 import { performance } from 'node:perf_hooks'
 import { openBackend } from './bench/backends.js'
@@ -56,7 +58,7 @@ for (const backend of options.backends) {
       log(`${textTable(result)}\n  (${((performance.now() - w0) / 1000).toFixed(1)} s)\n`)
     }
     const targets = evaluateTargets(results)
-    log(`Targets (issue 4) on ${backend}${backend === 'pglite' ? ' (the issue sets them for the server)' : ''}:\n${textTargets(targets)}`)
+    log(`Targets (issues 4 and 10) on ${backend}${backend === 'pglite' ? ' (the issues set them for the server)' : ''}:\n${textTargets(targets)}`)
     const meta: RunMeta = {
       backend,
       scale: options.scale,

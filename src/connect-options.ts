@@ -4,6 +4,7 @@ import { ConnectionError, DataLayerError, ValidationError, type FieldIssue } fro
 import { diskFolder, lockDataDir, type DataDirLock } from './data-dir-lock.js'
 import type { Logger } from './logger.js'
 import type { PGlite } from '@electric-sql/pglite'
+import { embeddedExtensions } from './embedded-extensions.js'
 import type { AppMigrations } from './migration-sources.js'
 import { typeParsers } from './execution/type-parsers.js'
 import { telemetryOptionProblem, type TelemetryOption } from './telemetry/options.js'
@@ -198,7 +199,7 @@ export async function embeddedPool(options: DbOptions): Promise<ResolvedConnecti
   const lock = folder === undefined ? undefined : await lockDataDir(folder)
   let pglite: Awaited<ReturnType<typeof PGlite.create>>
   try {
-    pglite = options.pglite ?? (await PGlite.create(options.dataDir))
+    pglite = options.pglite ?? (await PGlite.create(options.dataDir, { extensions: await embeddedExtensions() }))
     await lock?.confirm()
   } catch (err) {
     await lock?.release().catch(() => undefined)

@@ -11,6 +11,7 @@ import { MisuseError, ValidationError } from './errors.js'
 import { checkSql } from './validation.js'
 import { Binding, Scope } from './execution/scope.js'
 import { runBatch } from './execution/batch.js'
+import type { Features } from './execution/extensions.js'
 import { openTransaction, runTransaction, type IsolationLevel, type TransactionOptions } from './execution/transaction.js'
 import { repositories, type Repositories, type RepositoryName } from './repositories/registry.js'
 
@@ -44,8 +45,7 @@ export interface TransactionHandle<Tables = {}> {
 export class Db<Tables = {}> implements AsyncDisposable {
   readonly #scope: Scope
   readonly #shared: Shared
-  /** Only the Db made by connect() closes the pool. */
-  readonly #owner: boolean
+  readonly #owner: boolean // only the Db made by connect() closes the pool
   readonly #repositories: Partial<Record<RepositoryName, unknown>> = {}
   /** The app's repositories made by {@link Db.repository}, one per class. */
   readonly #appRepositories = new Map<Function, unknown>()
@@ -124,14 +124,18 @@ export class Db<Tables = {}> implements AsyncDisposable {
     const { root, lifetime } = await openRoot(conn, options)
     const db = new Db<Tables>(new Scope(root, undefined, ''), { lifetime, appMigrations }, true)
     try {
-      // Fail fast with a clear error when the server can't be reached.
-      if (conn.backend === 'postgres') await db.query('SELECT 1')
-      if (options.migrate) await db.migrate()
+      // Fails fast with a clear error when the server can't be reached; migrate() reads them too.
+      await (options.migrate ? db.migrate() : root.extensions.refresh((sql) => db.query<any>(sql)))
     } catch (err) {
       await lifetime.close().catch(() => undefined)
       throw err
     }
     return db
+  }
+
+  /** Optional capabilities: `vector` (pgvector) and `trigram` (pg_trgm) search. */
+  get features(): Features {
+    return this.#scope.root.extensions.features
   }
 
   /** `postgres` for a server, `pglite` for the embedded database. */

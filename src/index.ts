@@ -44,4 +44,16 @@ export { AgentRepository, type AgentListOptions } from './repositories/agent.rep
 export { UserRepository } from './repositories/user.repository.js'
 export { SessionRepository, type SessionFilter } from './repositories/session.repository.js'
 export { MessageRepository, type ListBySessionOptions, type MessageList } from './repositories/message.repository.js'
-export { MemoryRepository, type MemoryScope, type MemoryFilter } from './repositories/memory.repository.js'
+export { MemoryRepository, type MemoryScope, type MemoryFilter, type MemorySearchOptions } from './repositories/memory.repository.js'
+export type { MessageSearchOptions } from './repositories/message.repository.js'
+export type { ResolveScope, EffectiveOptions } from './repositories/memory-scope.js'
+export {
+  ContextRepository,
+  DEFAULT_CONTEXT_MESSAGES,
+  MAX_CONTEXT_MESSAGES,
+  type ContextOptions,
+  type TurnContext,
+} from './repositories/context.repository.js'
+export type { SearchHit, SearchHits } from './search/hits.js'
+export { EmbeddingInput } from './search/embedding-input.js'
+export type { SearchOptionsBase } from './search/search-options.js'

@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import { coreMigrations, type MigrationOwner } from './migration-sources.js'
 import { translateError } from './pg-errors.js'
 import { MigrationError } from './errors.js'
+import { ensureHnswIndexes } from './search/model-registry.js'
 
 /** The table in which Kysely records applied migrations. */
 export const MIGRATION_TABLE = 'automagik_migration'
@@ -53,6 +54,8 @@ export interface Migrators {
   app: Migrator | undefined
   /** App migrations recorded in the database (read when the app passed none). */
   recordedApp(): Promise<MigrationStatus[]>
+  /** The migrations' connection, search_path at the scope's schema. */
+  kysely: Kysely<any>
 }
 
 /**
@@ -65,6 +68,8 @@ export interface Migrators {
  */
 export async function migrateLatest(m: Migrators): Promise<string[]> {
   const applied = unwrapMigrationResult(await m.core.migrateToLatest())
+  // pgvector installed after models were first used: their HNSW indexes are built now.
+  await ensureHnswIndexes(m.kysely)
   if (m.app) applied.push(...unwrapMigrationResult(await m.app.migrateToLatest()))
   return applied
 }
@@ -123,8 +128,8 @@ export function toStatus(infos: readonly MigrationInfo[], owner: MigrationOwner)
 /**
  * Runs `op` with a migrator on the connection of `scope` (pinned, or a transaction), which the
  * client watchdog leaves alone meanwhile, and — pinned — with no statement_timeout: a long
- * migration is never cut short. With a schema,
- * search_path is set to it first (created if missing), so the migrations' tables land there.
+ * migration is never cut short. With a schema, search_path is set to it first (created if
+ * missing), so the migrations' tables land there. Then the database's extensions are read again.
  *
  * @example
  * ```ts
@@ -162,11 +167,15 @@ export async function runMigrator<T>(
         }
         const kysely = scope.withSchema('').kysely
         const inSchema = schema || undefined
-        return await op({
+        const result = await op({
           core: createMigrator(kysely, inSchema),
           app: app && Object.keys(app).length > 0 ? createMigrator(kysely, inSchema, app) : undefined,
           recordedApp: () => recordedAppMigrations(kysely),
+          kysely,
         })
+        // Migrations install extensions (db.features).
+        await scope.root.extensions.refresh((sql) => scope.readRows(sql))
+        return result
       } finally {
         // In a failed transaction nothing can run; its rollback puts the settings back anyway.
         if (conn.txStatus !== 'E') {

@@ -85,6 +85,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** The rules of this file: synchronous and pure, so the fast path calls them directly. */
 export const TRUSTED_VALIDATORS: ReadonlySet<string> = new Set([
   'isSafeText', 'isJsonObject', 'isJsonContainer', 'isDbId', 'isUuidText', 'isTimestamp',
+  // src/search/embedding-input.ts: synchronous and pure too.
+  'isEmbedding',
 ])
 
 function decorator(name: string, check: (value: unknown) => string | undefined, options?: ValidationOptions) {

@@ -19,6 +19,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { Db } from '../../src/index.js'
+import { embeddedExtensions } from '../../src/embedded-extensions.js'
 import type { Database } from '../../src/generated/database.js'
 import { createMigrator, unwrapMigrationResult } from '../../src/migrator.js'
 import { admin, withDatabase } from '../../src/testing/server-admin.js'
@@ -140,7 +141,8 @@ async function openPglite(options: BenchOptions, log: Log, onCleanup: (fn: () =>
   const applied = await db.migrate()
   log(`  automagik-db's PGlite migrated with db.migrate(): ${applied.join(', ')}`)
 
-  const lite = await PGlite.create()
+  // The same extensions (pgvector, pg_trgm) automagik-db's own embedded open loads.
+  const lite = await PGlite.create({ extensions: await embeddedExtensions() })
   closers.push(() => lite.close())
   const shared = new pg.Pool({ ...(createPgConfig(lite) as unknown as pg.PoolConfig), max: 1, idleTimeoutMillis: 0 })
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: shared }) })

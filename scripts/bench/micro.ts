@@ -38,7 +38,7 @@ const messageRow = (k: number) => ({
   id: '6f1c7a9e-1b2c-4d3e-8f40-123456789abc', seq: String(k), session_id: sessionRow.id, user_id: 1, agent_id: 1,
   role: 'user', text_content: 'hello world', media_url: null, mime_type: null, message_type: null, system_prompt: null,
   user_feedback: null, flagged: null, raw_payload: { turn: k }, tool_calls: {}, tool_outputs: {}, context: {},
-  channel_payload: {}, created_at: now, updated_at: now,
+  channel_payload: {}, token_count: 3, created_at: now, updated_at: now,
 })
 const messages51 = Array.from({ length: 51 }, (_, k) => messageRow(100 - k))
 const messages10k = Array.from({ length: 10_000 }, (_, k) => messageRow(k))

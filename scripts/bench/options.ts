@@ -30,6 +30,20 @@ export interface ScaleConfig {
   throughputMs: number
   /** Rounds of the bulk workloads (each contender runs one call per round). */
   bulkRounds: number
+  /** Sizes of the recall workloads 12–15 (search, vectors, context.load). */
+  recall: RecallScale
+}
+
+export interface RecallScale {
+  users: number
+  sessionsPerUser: number
+  messagesPerSession: number
+  /** Memories besides the 10 of each context session. */
+  memories: number
+  /** Memory embeddings (384 dimensions) of workload 14, at most one per memory. */
+  vectors: number
+  /** Queries of the recall@10 measurement. */
+  vectorQueries: number
 }
 
 export const SCALES: Record<Scale, ScaleConfig> = {
@@ -49,6 +63,7 @@ export const SCALES: Record<Scale, ScaleConfig> = {
     throughputRounds: 2,
     throughputMs: 200,
     bulkRounds: 2,
+    recall: { users: 20, sessionsPerUser: 1, messagesPerSession: 100, memories: 500, vectors: 1_000, vectorQueries: 20 },
   },
   full: {
     name: 'full',
@@ -66,11 +81,15 @@ export const SCALES: Record<Scale, ScaleConfig> = {
     throughputRounds: 5,
     throughputMs: 1_500,
     bulkRounds: 3,
+    recall: { users: 500, sessionsPerUser: 4, messagesPerSession: 100, memories: 20_000, vectors: 20_000, vectorQueries: 100 },
   },
 }
 
-/** Workload groups, in the order they run (6 before the writes that grow `messages`; 9 last). */
-export const WORKLOAD_ORDER = ['1', '2', '3', '4', '5', '7', '8', '6', 'H', '10', '11', '9'] as const
+/**
+ * Workload groups, in the order they run (6 before the writes that grow `messages`; the recall
+ * workloads 12–15 after everything else, on their own users and sessions).
+ */
+export const WORKLOAD_ORDER = ['1', '2', '3', '4', '5', '7', '8', '6', 'H', '10', '11', '9', '12', '13', '14', '15'] as const
 export type WorkloadGroup = (typeof WORKLOAD_ORDER)[number]
 
 export interface BenchOptions {
@@ -83,11 +102,12 @@ export interface BenchOptions {
   outDir: string
 }
 
-const USAGE = `usage: npm run bench -- [--scale small|full] [--backend server|pglite|both] [--only 1,2,6,9,H] [--variants]
+const USAGE = `usage: npm run bench -- [--scale small|full] [--backend server|pglite|both] [--only 1,2,6,9,H,12] [--variants]
 
   --scale     small: a few seconds per backend (CI smoke test); full: the README numbers (default small)
   --backend   which database(s) to run against (default both)
-  --only      workload ids, comma-separated: 1-11 and H (hydration of 10k rows)
+  --only      workload ids, comma-separated: 1-15 and H (hydration of 10k rows); 12-15: search,
+              vectors (recall@10) and context.load
   --variants  also run automagik-db with preparedStatements: false and with statementTimeout: 0
   --out       directory for bench-<backend>.md/.json (default bench-results)
 
@@ -141,7 +161,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   if (only !== undefined) {
     selected = new Set()
     for (const id of only.split(',').map((s) => s.trim().toUpperCase())) {
-      if (!all.has(id as WorkloadGroup)) fail(`--only: unknown workload ${id} (expected 1-11 or H)`)
+      if (!all.has(id as WorkloadGroup)) fail(`--only: unknown workload ${id} (expected 1-15 or H)`)
       selected.add(id as WorkloadGroup)
     }
   }

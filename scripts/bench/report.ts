@@ -4,7 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import type { BackendName, ScaleConfig } from './options.js'
 import { summarize, type Summary } from './stats.js'
-import type { WorkloadResult } from './types.js'
+import type { Target, WorkloadResult } from './types.js'
+
+export type { Target }
 
 export interface RunMeta {
   backend: BackendName
@@ -16,12 +18,6 @@ export interface RunMeta {
   notes: string[]
   durationSec?: number
   peakRssMb?: number
-}
-
-export interface Target {
-  name: string
-  met: boolean | null
-  detail: string
 }
 
 export async function hostMeta(): Promise<RunMeta['host']> {
@@ -77,6 +73,7 @@ export function evaluateTargets(results: readonly WorkloadResult[]): Target[] {
   for (const w of results) {
     const g = w.workload.group
     const amdb = get(w, 'automagik-db')
+    if (w.workload.targets) targets.push(...w.workload.targets((id) => get(w, id)))
     if (['1', '2', '3', '4', '5', '8'].includes(g)) {
       const drizzle = get(w, 'drizzle')
       const vsPg = amdb?.ratio ?? null
@@ -147,7 +144,7 @@ function markdown(meta: RunMeta, results: readonly WorkloadResult[], targets: re
       'peak RSS is the whole process (all contenders share it), sampled after each batch.',
   )
   for (const n of meta.notes) out.push(`- ${n}`)
-  out.push('', '## Targets (issue 4)', '')
+  out.push('', '## Targets (issues 4 and 10)', '')
   for (const t of targets) out.push(`- **${mark(t.met)}** — ${t.name}: ${t.detail}`)
   out.push('', '## Results', '')
   for (const r of results) {

@@ -38,6 +38,15 @@ export interface Workload {
   rowsPerOp?: number
   contenders: Contender[]
   notes?: string[]
+  /** This workload's own targets, from its results (the issue-4 ones are in report.ts). */
+  targets?: (get: (id: string) => { medianUs: number; ratio: number | null } | undefined) => Target[]
+}
+
+/** A target of the issues, met or not (null: not measured). */
+export interface Target {
+  name: string
+  met: boolean | null
+  detail: string
 }
 
 /** An automagik-db Db under test, with its label. */

@@ -117,3 +117,14 @@ export function scopeDialect(driver: Driver): Dialect {
     createIntrospector: (db: Kysely<any>) => new PostgresIntrospector(db),
   }
 }
+
+/** A pinned scope's Kysely hands out its one connection and never closes the pool. */
+export function pinnedSource(connection: KyselyConnection): ConnectionSource {
+  return {
+    acquire: async () => connection,
+    release: async () => undefined,
+    destroy: async () => {
+      throw new MisuseError('destroy() is called on the root Db (db.close()), not on a pinned connection')
+    },
+  }
+}

@@ -1,7 +1,8 @@
-import type { Compilable, Kysely, QueryResult } from 'kysely'
+import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { translateError } from '../pg-errors.js'
 import { CompiledShapes } from './compiled-shapes.js'
+import { ExtensionCatalog, type ExtensionName, type InstalledExtension } from './extensions.js'
 
 /**
  * What a repository runs its queries through: a Kysely instance to build them with, and a way to
@@ -17,6 +18,11 @@ export interface QueryContext<DB = Database> {
     /** Whose shape this is (a repository class): shapes of different owners never mix. */
     owner?: object,
   ): Promise<QueryResult<R>>
+  /**
+   * The quoted schema `extension` is installed in (to qualify its operators and types) and its
+   * version, or FeatureUnavailableError when the database does not have it.
+   */
+  extension(extension: ExtensionName): Promise<InstalledExtension>
 }
 
 /**
@@ -31,8 +37,18 @@ export interface QueryContext<DB = Database> {
  */
 export function kyselyContext<DB = Database>(kysely: Kysely<DB>): QueryContext<DB> {
   const shapes = new CompiledShapes()
+  const catalog = new ExtensionCatalog()
   return {
     kysely,
+    extension(extension) {
+      return catalog.require(extension, async (sql) => {
+        try {
+          return (await kysely.executeQuery<any>(CompiledQuery.raw(sql))).rows
+        } catch (err) {
+          throw translateError(err)
+        }
+      })
+    },
     async runCompiled<R>(shape: string, args: readonly unknown[], build: (slots: readonly unknown[]) => Compilable<R>, owner?: object) {
       const { parameters, compiled } = shapes.bind(shape, args, build, owner)
       try {

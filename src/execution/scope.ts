@@ -5,11 +5,12 @@ import type { Database } from '../generated/database.js'
 import { MisuseError, TransactionClosedError } from '../errors.js'
 import type { QueryRunner } from './query-runner.js'
 import type { PgConnection } from './pg-connection.js'
-import { KyselyConnection, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
+import { KyselyConnection, pinnedSource, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
 import type { QueryContext } from './query-context.js'
 import { FixtureGuard, fixtureRole } from './fixture-guard.js'
 import type { Telemetry } from '../telemetry/telemetry.js'
 import type { TransactionSpan } from '../telemetry/spans.js'
+import { ExtensionCatalog, type ExtensionName, type InstalledExtension } from './extensions.js'
 
 /** What a scope bound to one connection is: a pinned connection, a transaction or a savepoint. */
 export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
@@ -177,6 +178,8 @@ export class ScopeRoot implements ConnectionSource {
   readonly fixtures = new FixtureGuard<Binding>()
   /** @internal Spans and metrics; undefined when off or `@opentelemetry/api` is not installed. */
   readonly telemetry: Telemetry | undefined
+  /** The extensions of the database (read at connect and after migrations). */
+  readonly extensions = new ExtensionCatalog()
 
   /** @internal */
   constructor(runner: QueryRunner, destroy: () => Promise<void>, telemetry?: Telemetry) {
@@ -373,22 +376,21 @@ export class Scope implements QueryContext {
     return toKyselyResult<R>(await this.execute(sql, parameters, true))
   }
 
+  /** See {@link QueryContext.extension}: read on this scope's connection. */
+  extension(extension: ExtensionName): Promise<InstalledExtension> {
+    return this.root.extensions.require(extension, (sql) => this.readRows(sql))
+  }
+
+  /** Rows of a statement with no parameters, run unnamed in this scope. */
+  async readRows(sql: string): Promise<any[]> {
+    return (await this.execute(sql, [], false)).rows
+  }
+
   /**
    * Runs `fn` as the callback of this scope's binding (for self-deadlock and misuse checks); a
    * function tagged by `fixtureBody` / `fixtureOpening` as a test fixture's body / opening.
    */
   runInside<T>(fn: () => Promise<T>): Promise<T> {
     return this.root.runInside(this.binding, fn)
-  }
-}
-
-/** A pinned scope's Kysely hands out its one connection and never closes the pool. */
-function pinnedSource(connection: KyselyConnection): ConnectionSource {
-  return {
-    acquire: async () => connection,
-    release: async () => undefined,
-    destroy: async () => {
-      throw new MisuseError('destroy() is called on the root Db (db.close()), not on a pinned connection')
-    },
   }
 }

@@ -5,6 +5,9 @@ import type { Memories } from '../generated/database.js'
 import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
 import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
+
+/** A row as the repositories read it: every column but the search index's `search_vector`. */
+export type MemoryRow = Omit<Selectable<Memories>, 'search_vector'>
 export const READ_MODES = ['system_prompt', 'tool'] as const
 export type ReadMode = (typeof READ_MODES)[number]
 export const ACCESS_MODES = ['read', 'write', 'read_write'] as const
@@ -29,7 +32,7 @@ export class Memory implements Entity {
   @Type(() => Date) updatedAt!: Date
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
-  constructor(row?: Selectable<Memories>) {
+  constructor(row?: MemoryRow) {
     if (row === undefined) return
     this.id = row.id
     this.name = row.name
@@ -77,7 +80,7 @@ export const memoryColumns = [
 ] as const
 
 /** Row → Memory: one constructor call, no reflection (the hot path of every read). */
-export function toMemory(row: Selectable<Memories>): Memory {
+export function toMemory(row: MemoryRow): Memory {
   return new Memory(row)
 }
 

@@ -1,10 +1,14 @@
 import { Type } from 'class-transformer'
-import { IsIn, IsOptional, MaxLength, ValidateIf } from 'class-validator'
+import { IsIn, IsInt, IsOptional, Max, MaxLength, Min, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Messages } from '../generated/database.js'
-import { IsDbId, IsJsonContainer, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
+import { IsDbId, IsJsonContainer, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText, MAX_INT4 } from '../validation.js'
 import { entityFromPlain, entityToPlain, type Entity, type JsonArray, type JsonObject } from './entity.js'
+import { EmbeddingInput, IsEmbedding } from '../search/embedding-input.js'
 
+
+/** A row as the repositories read it: every column but the search index's `search_vector`. */
+export type MessageRow = Omit<Selectable<Messages>, 'search_vector'>
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const
 export type MessageRole = (typeof MESSAGE_ROLES)[number]
 
@@ -40,11 +44,17 @@ export class Message implements Entity {
   toolOutputs!: JsonObject | JsonArray
   context!: JsonObject
   channelPayload!: JsonObject
+  /**
+   * How many tokens the message counts for in a context window: as given by its writer, or
+   * estimated when it was written (ceil(characters / 4) over the text and the JSON text of the
+   * tool calls and outputs when not `{}`), and re-estimated when those change.
+   */
+  @Type(() => Number) tokenCount!: number
   @Type(() => Date) createdAt!: Date
   @Type(() => Date) updatedAt!: Date
 
   /** Builds the entity from a row (with no row: an empty entity, as class-transformer needs). */
-  constructor(row?: Selectable<Messages>) {
+  constructor(row?: MessageRow) {
     if (row === undefined) return
     this.id = row.id
     this.seq = Number(row.seq)
@@ -64,6 +74,7 @@ export class Message implements Entity {
     this.toolOutputs = row.tool_outputs as JsonObject | JsonArray
     this.context = row.context as JsonObject
     this.channelPayload = row.channel_payload as JsonObject
+    this.tokenCount = row.token_count
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
   }
@@ -97,11 +108,11 @@ export class Message implements Entity {
 export const messageColumns = [
   'id', 'seq', 'session_id', 'user_id', 'agent_id', 'role', 'text_content', 'media_url', 'mime_type',
   'message_type', 'system_prompt', 'user_feedback', 'flagged', 'raw_payload', 'tool_calls',
-  'tool_outputs', 'context', 'channel_payload', 'created_at', 'updated_at',
+  'tool_outputs', 'context', 'channel_payload', 'token_count', 'created_at', 'updated_at',
 ] as const
 
 /** Row → Message: one constructor call, no reflection (the hot path of every read). */
-export function toMessage(row: Selectable<Messages>): Message {
+export function toMessage(row: MessageRow): Message {
   return new Message(row)
 }
 
@@ -131,9 +142,18 @@ export class CreateMessageInput extends MessageOptionalFields {
   @IsUuidText() sessionId!: string
   @IsIn(MESSAGE_ROLES) role!: MessageRole
   @ValidateIf((_, v) => v !== undefined) @IsTimestamp() createdAt?: Date
+  /**
+   * An embedding to store with the message, `{ model, vector }`: written by the same statement
+   * as the message (see `messages.setEmbedding` for the rules).
+   */
+  @ValidateIf((_, v) => v !== undefined) @IsEmbedding() @Type(() => EmbeddingInput) embedding?: EmbeddingInput
+  /** Tokens the message counts for; left out (or null), the database estimates it. */
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_INT4) tokenCount?: number | null
 }
 
 /** Input of `messages.update`: only the fields given are changed. */
 export class UpdateMessageInput extends MessageOptionalFields {
   @ValidateIf((_, v) => v !== undefined) @IsIn(MESSAGE_ROLES) role?: MessageRole
+  /** Sets the token count; left out, a change of the text or tool calls/outputs re-estimates it. */
+  @ValidateIf((_, v) => v !== undefined) @IsInt() @Min(0) @Max(MAX_INT4) tokenCount?: number
 }

@@ -16,6 +16,23 @@ import { assertId, assertOptions, assertText, assertUuid, validateInput } from '
 import type { QueryContext } from '../execution/query-context.js'
 import { asListPage, BaseRepository, excludedOf, readLimit, whereEq, type ListOptions, type ListPage } from './base.repository.js'
 import { cursorScope, encodeCursor, readCursor, readTextKey, textKey, textKeyAfter, uuidKey } from './cursor.js'
+import type { EmbeddingInput } from '../search/embedding-input.js'
+import { setEmbedding } from '../search/embeddings.js'
+import type { SearchHits } from '../search/hits.js'
+import { runSearch } from '../search/run-search.js'
+import type { SearchOptionsBase } from '../search/search-options.js'
+import { memorySearchTarget } from '../search/targets.js'
+import { effectiveQuery, readName, readScope, resolveQuery, type EffectiveOptions, type ResolveScope } from './memory-scope.js'
+
+/** Options of `memories.search`: the query, its mode, and scope filters (left out = any, null = IS NULL). */
+export interface MemorySearchOptions extends SearchOptionsBase {
+  /** Default: `fulltext` with only `text`, `vector` with only `vector`, `hybrid` with both. */
+  mode?: 'fulltext' | 'fuzzy' | 'vector' | 'hybrid'
+  agentId?: number | null
+  userId?: number | null
+  sessionId?: string | null
+  readMode?: ReadMode | null
+}
 
 /** A memory's scope. In `getByName` a key left out means NULL (exact scope). */
 export interface MemoryScope {
@@ -153,6 +170,82 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
     ]
     const [memory] = await this.selectWhere('getByName', scoped, [], 1)
     return memory ?? null
+  }
+
+  /**
+   * The memory named `name` that applies to a request of this agent, user and session: among
+   * the memories whose agent, user and session are the request's or NULL (a key left out
+   * matches only NULL), the most specific: session-scoped beats user-scoped beats agent-only;
+   * with the same keys set, more keys beat fewer. Null when none applies.
+   *
+   * @example
+   * ```ts
+   * const tone = await db.memories.resolve('tone', { agentId: 1, userId: 2, sessionId }) // the user's override, if any
+   * ```
+   */
+  async resolve(name: string, scope: ResolveScope = {}): Promise<Memory | null> {
+    const context = 'memories.resolve'
+    readName(name, context)
+    const { keys } = readScope(scope, false, context)
+    const { rows } = await this.cached('memories.resolve', [name, keys.agentId, keys.userId, keys.sessionId], ([n, a, u, s]) =>
+      resolveQuery(this.any, n, { agentId: a, userId: u, sessionId: s }),
+    )
+    return rows[0] === undefined ? null : toMemory(rows[0] as never)
+  }
+
+  /**
+   * The memories that apply to a request, one per name (the most specific, as in
+   * {@link resolve}), ordered by name. With `readMode`, the winner of each name is chosen first
+   * and then filtered: a user's `tool` override of a name hides the agent's `system_prompt`
+   * memory of that name from a `system_prompt` read: the override wins.
+   *
+   * @example
+   * ```ts
+   * const prompt = await db.memories.effective({ agentId: 1, userId: 2, sessionId, readMode: 'system_prompt' })
+   * ```
+   */
+  async effective(options: EffectiveOptions = {}): Promise<Memory[]> {
+    const { keys, readMode } = readScope(options, true, 'memories.effective')
+    const args: unknown[] = [keys.agentId, keys.userId, keys.sessionId]
+    if (readMode !== undefined) args.push(readMode)
+    const { rows } = await this.cached(`memories.effective:${readMode === undefined ? 'all' : 'mode'}`, args, ([a, u, s, mode]) =>
+      effectiveQuery(this.any, { agentId: a, userId: u, sessionId: s }, mode),
+    )
+    return rows.map((r) => toMemory(r as never))
+  }
+
+  /**
+   * Memories matching a query, best first (`{ item, score }`, higher is better in every mode).
+   * `fulltext` (default with `text`): web-search syntax over name (weight A), description (B)
+   * and content (C), `english` configuration, scored by `ts_rank_cd`. `fuzzy`: typo-tolerant
+   * trigram match on the name and content (`favourite colr` finds `favorite_color`), scored by
+   * `greatest(similarity(name, text), word_similarity(text, content))`. `vector` (with `vector`
+   * + `model`): cosine similarity. `hybrid`: full text and vector fused by reciprocal rank.
+   * Vector and hybrid need pgvector (FeatureUnavailableError without it). Scope filters: left
+   * out = any, null = IS NULL. Default limit 20, at most 1000; the array carries `nextCursor`.
+   *
+   * @example
+   * ```ts
+   * const [best] = await db.memories.search({ text: 'favourite colr', mode: 'fuzzy', agentId: 1 })
+   * const tools = await db.memories.search({ text: 'shipping policy', readMode: 'tool', userId: 2 })
+   * ```
+   */
+  search(options: MemorySearchOptions): Promise<SearchHits<Memory>> {
+    return runSearch(this.context, this.constructor, memorySearchTarget, options)
+  }
+
+  /**
+   * Stores the memory's embedding for `model` (replacing its earlier one for that model); the
+   * first vector of a model sets its dimension. A memory that does not exist is a NotFoundError;
+   * deleting the memory deletes its embeddings. Works without pgvector (searching needs it).
+   *
+   * @example
+   * ```ts
+   * await db.memories.setEmbedding(memory.id, { model: 'minilm', vector: await embed(memory.content) })
+   * ```
+   */
+  setEmbedding(id: string, embedding: EmbeddingInput): Promise<void> {
+    return setEmbedding(this.context, this.constructor, memorySearchTarget, id, embedding)
   }
 
   /**

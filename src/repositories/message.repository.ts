@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from '../generated/database.js'
 import {
   CreateMessageInput,
   Message,
+  type MessageRole,
   messageColumns,
   toMessage,
   UpdateMessageInput,
@@ -12,6 +13,15 @@ import { assertOptions, assertUuid, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
 import { BaseRepository, readLimit } from './base.repository.js'
 import { cursorScope, encodeCursor, intKey, readCursor } from './cursor.js'
+import { bulkInsertMessages } from './message-bulk-insert.js'
+import type { EmbeddingInput } from '../search/embedding-input.js'
+import { insertWithEmbedding } from '../search/embedded-insert.js'
+import { setEmbedding } from '../search/embeddings.js'
+import type { SearchHits } from '../search/hits.js'
+import { ensureModel } from '../search/model-registry.js'
+import { runSearch } from '../search/run-search.js'
+import type { SearchOptionsBase } from '../search/search-options.js'
+import { messageSearchTarget } from '../search/targets.js'
 
 /** Options of `messages.listBySession`. */
 export interface ListBySessionOptions {
@@ -39,8 +49,7 @@ export type MessageList = Message[] & {
   endCursor: string | null
 }
 
-/** Most rows one `createMany` call takes. */
-export const MAX_BATCH = 100_000
+export { MAX_BATCH } from './message-bulk-insert.js'
 
 const MESSAGE_FIELDS = {
   id: 'id',
@@ -61,6 +70,7 @@ const MESSAGE_FIELDS = {
   context: 'context',
   channelPayload: 'channel_payload',
   createdAt: 'created_at',
+  tokenCount: 'token_count',
 } as const
 const JSON_COLUMNS: ReadonlySet<string> = new Set(['raw_payload', 'tool_calls', 'tool_outputs', 'context', 'channel_payload'])
 
@@ -84,7 +94,19 @@ const BULK_COLUMNS: readonly (readonly [field: keyof typeof MESSAGE_FIELDS, type
   ['context', 'jsonb', "'{}'::jsonb"],
   ['channelPayload', 'jsonb', "'{}'::jsonb"],
   ['createdAt', 'timestamptz', 'now()'],
+  // NULL when a row leaves it out: the row trigger estimates it (it fires for INSERT … SELECT too).
+  ['tokenCount', 'int4'],
 ]
+
+/** Options of `messages.search`: the query, its mode, and scope filters (left out = any, null = IS NULL). */
+export interface MessageSearchOptions extends SearchOptionsBase {
+  /** Default: `fulltext` with only `text`, `vector` with only `vector`, `hybrid` with both. */
+  mode?: 'fulltext' | 'vector' | 'hybrid'
+  sessionId?: string | null
+  userId?: number | null
+  agentId?: number | null
+  role?: MessageRole | null
+}
 
 /**
  * Messages of sessions, kept in the order they were written.
@@ -112,9 +134,23 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
   }
 
   /**
+   * The columns of an input; when the text or tool fields are written without `tokenCount`,
+   * `token_count` is NULL, which the trigger of migration 0003 replaces by the estimate: an
+   * update of the text re-estimates the count, and a count given with it is kept as given.
+   */
+  protected override toRow(input: object): Record<string, unknown> {
+    const row = super.toRow(input)
+    const changesText = row.text_content !== undefined || row.tool_calls !== undefined || row.tool_outputs !== undefined
+    if (changesText && row.token_count === undefined) row.token_count = null
+    return row
+  }
+
+  /**
    * Writes one message; it takes its session's next `seq` (the trigger of migration 0002, under
    * the session row's lock until the transaction ends) and marks the session active
    * (`updatedAt`). A session id that does not exist fails with ForeignKeyError.
+   * With `embedding: { model, vector }` the message and its embedding are written by one
+   * statement (see {@link setEmbedding}).
    *
    * @example
    * ```ts
@@ -123,7 +159,10 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
    */
   async create(input: CreateMessageInput): Promise<Message> {
     const valid = validateInput(CreateMessageInput, input, 'messages.create')
-    return this.insertOne(this.toRow(valid))
+    if (valid.embedding === undefined) return this.insertOne(this.toRow(valid))
+    const embedding = valid.embedding
+    await ensureModel(this.context, this.constructor, embedding.model, embedding.vector.length, 'embedding.vector', 'messages.create')
+    return toMessage(await insertWithEmbedding(this.context, this.constructor, messageSearchTarget, this.toRow(valid), embedding))
   }
 
   /**
@@ -158,80 +197,58 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
     return Number(result.numAffectedRows ?? 0n)
   }
 
+  /** See {@link bulkInsertMessages}. */
+  #bulkInsert(inputs: readonly CreateMessageInput[], context: string, returning: boolean) {
+    return bulkInsertMessages(
+      {
+        kysely: this.any,
+        run: (shape, args, build) => this.cached(shape, args, build),
+        fields: MESSAGE_FIELDS,
+        columns: BULK_COLUMNS,
+        ensureModels: async (models, method) => {
+          for (const [model, dim] of models) await ensureModel(this.context, this.constructor, model, dim, 'embedding.vector', method)
+        },
+      },
+      inputs,
+      context,
+      returning,
+    )
+  }
+
   /**
-   * One statement for all rows: the rows come from `unnest(<one array per column>) WITH
-   * ORDINALITY` (a fixed number of parameters whatever the row count). Each session's counter
-   * `last_seq` is bumped once by its row count, its rows locked in id order (two batches over the
-   * same sessions cannot deadlock each other), and the rows are inserted with explicit numbers,
-   * `base + row_number()` in input order, so the per-row trigger does not fire. A row whose
-   * session does not exist gets seq 0: the trigger then raises the foreign key error for it.
-   * Columns no row sets are left out (their defaults apply); columns some rows set fall back to
-   * the column default for the others. Rows are inserted, and returned, in input order.
+   * Messages matching a query, best first (`{ item, score }`, higher is better in every mode).
+   * `fulltext` (default with `text`): web-search syntax (`"exact phrase"`, `-word`, `or`) over
+   * the text with the `english` configuration (stemmed: "refunds" finds "refund"), scored by
+   * `ts_rank_cd`. `vector` (default with `vector` + `model`): cosine similarity to the messages'
+   * embeddings of that model (HNSW, approximate). `hybrid` (both): the two rankings fused by
+   * reciprocal rank. Vector and hybrid need pgvector: FeatureUnavailableError without it
+   * (`db.features.vector`). Default limit 20, at most 1000; the array carries `nextCursor`.
+   *
+   * @example
+   * ```ts
+   * const hits = await db.messages.search({ text: 'refund -paypal', sessionId, limit: 10 })
+   * for (const { item, score } of hits) console.log(score.toFixed(3), item.textContent)
+   * const more = hits.nextCursor ? await db.messages.search({ text: 'refund -paypal', sessionId, cursor: hits.nextCursor }) : []
+   * const similar = await db.messages.search({ vector: queryVector, model: 'minilm', userId })
+   * ```
    */
-  async #bulkInsert(inputs: readonly CreateMessageInput[], context: string, returning: boolean) {
-    if (!Array.isArray(inputs) || inputs.length > MAX_BATCH) {
-      throw new ValidationError([{ field: 'inputs', messages: [`must be an array of at most ${MAX_BATCH} messages`] }], context)
-    }
-    const valid = inputs.map(
-      (input, i) => validateInput(CreateMessageInput, input, `${context}[${i}]`) as unknown as Record<string, unknown>,
-    )
-    if (valid.length === 0) return { rows: [], numAffectedRows: 0n }
-    const used = BULK_COLUMNS.filter(([field]) => valid.some((row) => row[field] != null))
-    const arrays = used.map(([field, type]) =>
-      valid.map((row) => {
-        const value = row[field]
-        return value == null ? null : type === 'jsonb' ? JSON.stringify(value) : value
-      }),
-    )
-    const columns = used.map(([field]) => MESSAGE_FIELDS[field])
-    const shape = `messages.bulk:${returning ? 'returning' : 'count'}:${columns}`
-    // Built with Kysely's builder, not one raw statement: a `withSchema` scope's plugin qualifies
-    // the tables of builder nodes (it leaves a raw statement's `sql.table()` alone).
-    return this.cached<any>(shape, arrays, (slots) => {
-      const select = sql.raw(
-        used
-          .map(([field, , fallback], c) => `${fallback ? `coalesce(t.${field}, ${fallback})` : `t.${field}`} AS ${columns[c]}`)
-          .join(', '),
-      )
-      const alias = sql.raw(`t(${used.map(([field]) => field).join(', ')}, ord)`)
-      const unnest = sql.join(used.map(([, type], c) => sql`${slots[c]}::${sql.raw(type)}[]`))
-      const insert = this.any
-        // The typings take only builders here; Kysely accepts any expression (a raw one: in parentheses).
-        .with('i', sql`(SELECT ${select}, t.ord FROM unnest(${unnest}) WITH ORDINALITY AS ${alias})` as never)
-        .with('counts', (qc) => qc.selectFrom('i').select(['session_id', sql`count(*)`.as('n')]).groupBy('session_id'))
-        .with(
-          (cte) => cte('locked').materialized(),
-          (qc) =>
-            qc
-              .selectFrom('sessions as s')
-              .select('s.id')
-              .where('s.id', 'in', qc.selectFrom('counts').select('session_id'))
-              .orderBy('s.id')
-              .forNoKeyUpdate(),
-        )
-        .with('bases', (qc) =>
-          qc
-            .updateTable('sessions as s')
-            .set({ last_seq: sql`s.last_seq + c.n` })
-            .from('counts as c')
-            .innerJoin('locked as l', 'l.id', 'c.session_id')
-            .whereRef('s.id', '=', 'c.session_id')
-            .returning(['s.id', sql`s.last_seq - c.n`.as('base')]),
-        )
-        .insertInto('messages')
-        .columns([...columns, 'seq'])
-        .expression((eb) =>
-          eb
-            .selectFrom('i')
-            .leftJoin('bases as b', 'b.id', 'i.session_id')
-            .select([
-              ...columns.map((c) => `i.${c}`),
-              sql`coalesce(b.base + row_number() OVER (PARTITION BY i.session_id ORDER BY i.ord), 0)`.as('seq'),
-            ])
-            .orderBy('i.ord'),
-        )
-      return returning ? insert.returning(messageColumns) : insert
-    })
+  search(options: MessageSearchOptions): Promise<SearchHits<Message>> {
+    return runSearch(this.context, this.constructor, messageSearchTarget, options)
+  }
+
+  /**
+   * Stores the message's embedding for `model` (replacing its earlier one for that model). The
+   * first vector of a model registers it with its dimension: later vectors of another dimension
+   * are a ValidationError. A message that does not exist is a NotFoundError. Deleting the
+   * message deletes its embeddings. Works without pgvector (searching needs it).
+   *
+   * @example
+   * ```ts
+   * await db.messages.setEmbedding(message.id, { model: 'text-embedding-3-small', vector: await embed(message.textContent) })
+   * ```
+   */
+  setEmbedding(id: string, embedding: EmbeddingInput): Promise<void> {
+    return setEmbedding(this.context, this.constructor, messageSearchTarget, id, embedding)
   }
 
   /**

@@ -3,6 +3,7 @@ import { UserRepository } from './user.repository.js'
 import { SessionRepository } from './session.repository.js'
 import { MessageRepository } from './message.repository.js'
 import { MemoryRepository } from './memory.repository.js'
+import { ContextRepository } from './context.repository.js'
 
 /**
  * Every repository a Db has, by the name of its getter. A Db builds its getters from this list,
@@ -19,6 +20,8 @@ export const repositories = {
   messages: MessageRepository,
   /** Memories scoped to agents, users and sessions. */
   memories: MemoryRepository,
+  /** The context of a turn (session, agent, user, memories, newest messages) in one statement. */
+  context: ContextRepository,
 } as const
 
 /** The repository getters of a Db: `agents: AgentRepository`, … */

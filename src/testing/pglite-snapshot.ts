@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path'
 import type { Migration } from 'kysely/migration'
 import { Db } from '../db.js'
+import { embeddedExtensions } from '../embedded-extensions.js'
 import type { DbOptions } from '../connect-options.js'
 import { coreMigrations, migrationsFingerprint } from '../migration-sources.js'
 import { APP_MIGRATION_TABLE, MIGRATION_TABLE } from '../migrator.js'
@@ -67,7 +68,7 @@ export async function embeddedTestDb<Tables>(
     await removeQuietly(file)
   }
 
-  const pglite = await PGlite.create({ initDbStartParams: INITDB_SETTINGS, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS] })
+  const pglite = await PGlite.create({ extensions: await embeddedExtensions(), initDbStartParams: INITDB_SETTINGS, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS] })
   let db: Db<Tables>
   try {
     // PGlite serves one database: template0 and template1 are a third of the files to load.
@@ -103,7 +104,7 @@ async function fromSnapshot<Tables>(
   app: Readonly<Record<string, Migration>>,
   PGlite: typeof import('@electric-sql/pglite').PGlite,
 ): Promise<Db<Tables>> {
-  const pglite = await PGlite.create({ loadDataDir: new TarballBlob(tarball), startParams: [...PGlite.defaultStartParams, ...START_SETTINGS] })
+  const pglite = await PGlite.create({ extensions: await embeddedExtensions(), loadDataDir: new TarballBlob(tarball), startParams: [...PGlite.defaultStartParams, ...START_SETTINGS] })
   try {
     const applied = async (table: string) => (await pglite.query<{ name: string }>(`SELECT name FROM ${table} ORDER BY name`)).rows.map((r) => r.name)
     const expected = (set: Readonly<Record<string, Migration>>) => Object.keys(set).sort()

@@ -59,10 +59,11 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
       expect(statusRows(before.stdout)).toEqual([
         ['0001-initial-schema', 'automagik-db', 'pending'],
         ['0002-session-message-order', 'automagik-db', 'pending'],
+        ['0003-recall', 'automagik-db', 'pending'],
         ['0001-feedback', 'app', 'pending'],
         ['0002-feedback-comment', 'app', 'pending'],
       ])
-      expect(before.stdout).toContain('0 migrations applied, 4 pending.')
+      expect(before.stdout).toContain('0 migrations applied, 5 pending.')
     } else {
       // An empty folder holds no database: status says so and creates none.
       expect(before.code).toBe(2)
@@ -75,10 +76,11 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
     expect(latest.stdout.split('\n').filter((l) => l.startsWith('applied'))).toEqual([
       'applied  0001-initial-schema',
       'applied  0002-session-message-order',
+      'applied  0003-recall',
       'applied  0001-feedback',
       'applied  0002-feedback-comment',
     ])
-    expect(latest.stdout).toContain('4 migrations applied.')
+    expect(latest.stdout).toContain('5 migrations applied.')
 
     const again = await run('latest')
     expect(again.code, again.stderr).toBe(0)
@@ -90,6 +92,7 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
     expect(rows.map(([name, owner]) => [name, owner])).toEqual([
       ['0001-initial-schema', 'automagik-db'],
       ['0002-session-message-order', 'automagik-db'],
+      ['0003-recall', 'automagik-db'],
       ['0001-feedback', 'app'],
       ['0002-feedback-comment', 'app'],
     ])
@@ -117,6 +120,7 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
     expect(statusRows(reverted.stdout).map(([name, , at]) => [name, at === 'pending'])).toEqual([
       ['0001-initial-schema', false],
       ['0002-session-message-order', false],
+      ['0003-recall', false],
       ['0001-feedback', false],
       ['0002-feedback-comment', true],
     ])
@@ -141,6 +145,7 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
     expect(statusRows(status.stdout).map(([name, , at]) => [name, at === 'pending'])).toEqual([
       ['0001-initial-schema', false],
       ['0002-session-message-order', false],
+      ['0003-recall', false],
       ['0001-feedback', true],
       ['0002-feedback-comment', true],
       ['0003-broken', true],

@@ -10,14 +10,16 @@ beforeAll(async () => {
 })
 afterAll(() => db?.close())
 
-const ALL = ['0001-initial-schema', '0002-session-message-order']
+const ALL = ['0001-initial-schema', '0002-session-message-order', '0003-recall']
+const CORE = ['agents', 'memories', 'messages', 'sessions', 'users']
+const WITH_RECALL = ['agents', 'embedding_models', 'memories', 'memory_embeddings', 'message_embeddings', 'messages', 'sessions', 'users']
 
 const tables = async (): Promise<string[]> =>
   (
     await db.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables
         WHERE table_schema = 'public' AND table_name = ANY($1) ORDER BY table_name`,
-      [['agents', 'users', 'sessions', 'messages', 'memories']],
+      [WITH_RECALL],
     )
   ).map((r) => r.name)
 
@@ -25,7 +27,7 @@ describe('migrations', () => {
   test('migrate() is idempotent: a migrated database has nothing pending', async () => {
     expect(await db.migrate()).toEqual([])
     expect(await db.migrate()).toEqual([])
-    expect(await tables()).toEqual(['agents', 'memories', 'messages', 'sessions', 'users'])
+    expect(await tables()).toEqual(WITH_RECALL)
   })
 
   test('migrationStatus() lists every shipped migration with when it was applied', async () => {
@@ -35,16 +37,18 @@ describe('migrations', () => {
   })
 
   test('migrateDown() reverts the latest migration, one per call; migrate() applies them again', async () => {
+    expect(await db.migrateDown()).toEqual(['0003-recall'])
+    expect(await tables()).toEqual(CORE)
     expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
-    expect(await tables()).toEqual(['agents', 'memories', 'messages', 'sessions', 'users'])
+    expect(await tables()).toEqual(CORE)
     expect(await db.migrateDown()).toEqual(['0001-initial-schema'])
     expect(await tables()).toEqual([])
-    expect((await db.migrationStatus()).map((m) => m.executedAt)).toEqual([null, null])
+    expect((await db.migrationStatus()).map((m) => m.executedAt)).toEqual([null, null, null])
     // Nothing left to revert.
     expect(await db.migrateDown()).toEqual([])
 
     expect(await db.migrate()).toEqual(ALL)
-    expect(await tables()).toEqual(['agents', 'memories', 'messages', 'sessions', 'users'])
+    expect(await tables()).toEqual(WITH_RECALL)
     for (const m of await db.migrationStatus()) expect(m.executedAt).toBeInstanceOf(Date)
     // The schema works again, triggers included: the updated_at trigger sets clock_timestamp(),
     // so after a pause longer than a JS Date's 1 ms resolution an UPDATE makes updatedAt strictly
@@ -62,6 +66,7 @@ describe('migrations', () => {
   test('0002 keeps existing messages\' numbers and sessions\' updated_at; its down() renumbers, keeping each session\'s order', async () => {
     const seqOf = async (session: string) =>
       (await db.query<{ seq: string; text: string }>('SELECT seq::text, text_content AS text FROM messages WHERE session_id = $1 ORDER BY messages.seq', [session]))
+    expect(await db.migrateDown()).toEqual(['0003-recall'])
     expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
     // Under 0001: one global identity.
     const [a, b] = await db.query<{ id: string }>(
@@ -73,7 +78,7 @@ describe('migrations', () => {
     const before = [await seqOf(a!.id), await seqOf(b!.id)]
     expect(before[0]!.map((m) => m.text)).toEqual(['old0', 'old2', 'old4'])
 
-    expect(await db.migrate()).toEqual(['0002-session-message-order'])
+    expect(await db.migrate()).toEqual(['0002-session-message-order', '0003-recall'])
     expect([await seqOf(a!.id), await seqOf(b!.id)]).toEqual(before)
     const sessions = await db.query<{ name: string; last_seq: string; updated_at: Date }>(
       'SELECT name, last_seq::text, updated_at FROM sessions WHERE id = ANY($1) ORDER BY name',
@@ -91,6 +96,7 @@ describe('migrations', () => {
     expect((await seqOf(c.id)).map((m) => m.seq)).toEqual(['1', '2', '3'])
 
     // down(): numbers unique across the table again, each session's order kept, identity restarts above them.
+    expect(await db.migrateDown()).toEqual(['0003-recall'])
     expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
     const after = [await seqOf(a!.id), await seqOf(b!.id), await seqOf(c.id)]
     expect(after.map((list) => list.map((m) => m.text))).toEqual([['old0', 'old2', 'old4', 'new-a'], ['old1', 'old3'], ['c1', 'c2', 'c3']])
@@ -101,7 +107,27 @@ describe('migrations', () => {
       [c.id],
     )) as [{ seq: string }]
     expect(Number(seq)).toBeGreaterThan(Math.max(...all))
-    expect(await db.migrate()).toEqual(['0002-session-message-order'])
+    expect(await db.migrate()).toEqual(['0002-session-message-order', '0003-recall'])
     expect((await db.messages.create({ sessionId: c.id, role: 'user' })).seq).toBe(Number(seq) + 1)
+  })
+
+  test('0003 estimates the token counts of existing messages, indexes existing text, keeps updated_at, and installs the extensions', async () => {
+    expect(await db.migrateDown()).toEqual(['0003-recall'])
+    const [s] = await db.query<{ id: string }>(`INSERT INTO sessions (name) VALUES ('pre-0003') RETURNING id`)
+    const [m] = await db.query<{ id: string; updated_at: Date }>(
+      `INSERT INTO messages (session_id, role, text_content, tool_calls, updated_at)
+       VALUES ($1, 'user', 'The favourite colours of the runners', '{"f": 1}', '2021-01-01Z') RETURNING id, updated_at`,
+      [s!.id],
+    )
+    expect(await db.migrate()).toEqual(['0003-recall'])
+    const [row] = await db.query<{ token_count: number; updated_at: Date; found: boolean }>(
+      `SELECT token_count, updated_at, search_vector @@ websearch_to_tsquery('english', 'runner colour') AS found FROM messages WHERE id = $1`,
+      [m!.id],
+    )
+    // ceil((36 characters of text + 8 of '{"f": 1}') / 4)
+    expect(row).toEqual({ token_count: 11, updated_at: new Date('2021-01-01Z'), found: true })
+    expect(db.features).toEqual({ vector: db.backend === 'pglite', trigram: true })
+    const extensions = await db.query<{ extname: string }>(`SELECT extname FROM pg_extension WHERE extname IN ('pg_trgm', 'vector') ORDER BY 1`)
+    expect(extensions.map((e) => e.extname)).toEqual(db.backend === 'pglite' ? ['pg_trgm', 'vector'] : ['pg_trgm'])
   })
 })

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
+  BaseRepository,
   CheckViolationError,
   ConflictError,
   ConnectionError,
@@ -105,7 +106,10 @@ describe('NotFoundError is thrown by getOrThrow on every repository', () => {
     messages: '00000000-0000-4000-8000-000000000000',
     memories: '00000000-0000-4000-8000-000000000000',
   }
-  test.each(Object.keys(repositories))('%s.getOrThrow', async (name) => {
+  // Every table repository (context has no table and no getOrThrow).
+  const tables = Object.entries(repositories).filter(([, Repo]) => Repo.prototype instanceof BaseRepository).map(([name]) => name)
+  test('every table repository is covered', () => expect(tables).toEqual(Object.keys(missing)))
+  test.each(tables)('%s.getOrThrow', async (name) => {
     const repo = (db as unknown as Record<string, { getOrThrow(id: unknown): Promise<unknown> }>)[name]!
     const err = await repo.getOrThrow(missing[name]).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(NotFoundError)
@@ -148,7 +152,7 @@ describe('error classes', () => {
 
 test('Db has one getter per registry entry, on the root and on a transaction', async () => {
   const names = Object.keys(repositories)
-  expect(names).toEqual(['agents', 'users', 'sessions', 'messages', 'memories'])
+  expect(names).toEqual(['agents', 'users', 'sessions', 'messages', 'memories', 'context'])
   await db.transaction(async (tx) => {
     for (const name of names) {
       const Repo = repositories[name as keyof typeof repositories]

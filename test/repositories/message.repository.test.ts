@@ -23,7 +23,8 @@ describeRepositoryConformance<Message, string, string>({
   parents: async (db) => (await newSession(db)).id,
   input: (sessionId, i) => ({ sessionId, role: 'user', textContent: `conf-${i}` }),
   jsonFields: ['rawPayload', 'toolCalls', 'toolOutputs', 'context', 'channelPayload'],
-  patch: { textContent: 'edited', flagged: 'spam', toolCalls: { search: { q: 'x' } } },
+  // tokenCount given: a text change without it re-estimates the count (test/repositories/token-count.test.ts).
+  patch: { textContent: 'edited', flagged: 'spam', toolCalls: { search: { q: 'x' } }, tokenCount: 9 },
   pageKey: 'uuid', // seq is unique only within a session: page() walks messages by id
   missingId: () => randomUUID(),
 })

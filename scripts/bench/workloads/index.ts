@@ -1,5 +1,5 @@
 /**
- * The workloads of issue 4, in the order they run. A generator, so that seeding steps (growing
+ * The workloads of issues 4 and 10, in the order they run. A generator, so that seeding steps (growing
  * `messages` for workload 6, filling the big session for H) happen just before the workload
  * that needs them.
  */
@@ -9,6 +9,8 @@ import { hydrateContenders, listImpls } from './lists.js'
 import { SINGLE_ROW_TITLES, singleRowImpls } from './single-row.js'
 import { transactionContenders } from './transaction.js'
 import { standard } from './common.js'
+import { loadRecall, recallWorkloads } from './recall.js'
+import type { RecallEnv } from './recall-search.js'
 import { bigSessionSql, growMessagesSql } from '../seed.js'
 import { WORKLOAD_ORDER, type WorkloadGroup } from '../options.js'
 import type { BenchContext, Workload } from '../types.js'
@@ -18,6 +20,7 @@ const short = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ?
 export async function* workloads(ctx: BenchContext, only: ReadonlySet<WorkloadGroup>, log: (s: string) => void): AsyncGenerator<Workload> {
   const single = singleRowImpls(ctx)
   const lists = listImpls(ctx)
+  let recall: RecallEnv | undefined
   for (const group of WORKLOAD_ORDER) {
     if (!only.has(group)) continue
     switch (group) {
@@ -124,6 +127,13 @@ export async function* workloads(ctx: BenchContext, only: ReadonlySet<WorkloadGr
             ],
           }
         }
+        break
+      case '12':
+      case '13':
+      case '14':
+      case '15':
+        recall ??= await loadRecall(ctx, log)
+        yield* recallWorkloads(ctx, group, recall, log)
         break
     }
   }
