@@ -3,9 +3,10 @@ import { sql, type Kysely } from 'kysely'
 /**
  * Recall: full-text, fuzzy and vector search, and the token counts of context loading.
  *
- * - Extensions. `pg_trgm` is required (contrib on a server, bundled with PGlite). `vector`
- *   (pgvector) is optional: installed when the server has it and we may, skipped otherwise, and
- *   the rest of the migration does not depend on it. Both are created in `public` when missing,
+ * - Extensions. `pg_trgm` (contrib on a server, bundled with PGlite) and `vector` (pgvector) are
+ *   installed when the server has them and the role may create them, skipped otherwise; the rest
+ *   of the migration does not depend on them (the trigram indexes are built when pg_trgm is there,
+ *   or by a later db.migrate() once it is). Both are created in `public` when missing,
  *   whatever schema the migration runs in (a tenant's schema runs with only itself on the
  *   search_path): queries qualify their operators with the extension's schema.
  * - `messages.token_count`: given by the writer, or estimated by a trigger at write time (when it
@@ -23,23 +24,26 @@ import { sql, type Kysely } from 'kysely'
  *   searching needs it). Per-model HNSW indexes are created when a model is first used.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public`.execute(db)
-  // A subtransaction: a server without pgvector, or a role that may not create it, skips it.
-  await sql`
-    DO $$
-    BEGIN
-      IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')
-         AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
-        BEGIN
-          CREATE EXTENSION vector WITH SCHEMA public;
-        EXCEPTION WHEN OTHERS THEN
-          RAISE NOTICE 'pgvector is available but could not be created: %', SQLERRM;
-        END;
-      END IF;
-    END
-    $$
-  `.execute(db)
-  const trgm = await extensionSchema(db, 'pg_trgm')
+  // Each in a subtransaction: a server without the extension, or a role that may not create it
+  // (pg_trgm is trusted: it needs CREATE on the database; pgvector needs a superuser), skips it.
+  // Searches that need a missing one throw FeatureUnavailableError; db.migrate() builds their
+  // indexes once it is installed.
+  for (const extension of ['pg_trgm', 'vector']) {
+    await sql`
+      DO $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = ${sql.lit(extension)})
+           AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = ${sql.lit(extension)}) THEN
+          BEGIN
+            CREATE EXTENSION ${sql.id(extension)} WITH SCHEMA public;
+          EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '% is available but could not be created: %', ${sql.lit(extension)}, SQLERRM;
+          END;
+        END IF;
+      END
+      $$
+    `.execute(db)
+  }
 
   await sql`
     CREATE FUNCTION automagik_estimate_tokens(text_content text, tool_calls jsonb, tool_outputs jsonb)
@@ -103,9 +107,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     ) STORED
   `.execute(db)
   await sql`CREATE INDEX memories_search_idx ON memories USING gin (search_vector)`.execute(db)
-  const ops = sql.raw(`${trgm}.gin_trgm_ops`)
-  await sql`CREATE INDEX memories_name_trgm_idx ON memories USING gin (name ${ops})`.execute(db)
-  await sql`CREATE INDEX memories_content_trgm_idx ON memories USING gin (content ${ops})`.execute(db)
+  const trgm = await extensionSchema(db, 'pg_trgm')
+  if (trgm !== undefined) {
+    const ops = sql.raw(`${trgm}.gin_trgm_ops`)
+    await sql`CREATE INDEX memories_name_trgm_idx ON memories USING gin (name ${ops})`.execute(db)
+    await sql`CREATE INDEX memories_content_trgm_idx ON memories USING gin (content ${ops})`.execute(db)
+  }
 
   await sql`
     CREATE TABLE embedding_models (
@@ -146,7 +153,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 /** Drops everything {@link up} created; the extensions stay (other schemas may use them). */
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP TABLE memory_embeddings, message_embeddings, embedding_models`.execute(db)
-  await sql`DROP INDEX memories_content_trgm_idx, memories_name_trgm_idx, memories_search_idx`.execute(db)
+  await sql`DROP INDEX IF EXISTS memories_content_trgm_idx, memories_name_trgm_idx`.execute(db)
+  await sql`DROP INDEX memories_search_idx`.execute(db)
   await sql`ALTER TABLE memories DROP COLUMN search_vector`.execute(db)
   await sql`DROP INDEX messages_search_idx`.execute(db)
   await sql`ALTER TABLE messages DROP COLUMN search_vector`.execute(db)
@@ -156,13 +164,12 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP FUNCTION automagik_estimate_tokens(text, jsonb, jsonb)`.execute(db)
 }
 
-/** The quoted schema an extension is installed in. */
-async function extensionSchema(db: Kysely<any>, extension: string): Promise<string> {
+/** The quoted schema an extension is installed in, or undefined when it is not. */
+async function extensionSchema(db: Kysely<any>, extension: string): Promise<string | undefined> {
   const { rows } = await sql<{ schema: string }>`
     SELECT quote_ident(n.nspname) AS schema
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
     WHERE e.extname = ${extension}
   `.execute(db)
-  if (rows[0] === undefined) throw new Error(`extension ${extension} is not installed`)
-  return rows[0].schema
+  return rows[0]?.schema
 }

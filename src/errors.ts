@@ -203,13 +203,15 @@ export class QueryError extends DataLayerError {}
 
 /**
  * The database lacks an extension this call needs (code `FEATURE_UNAVAILABLE`): `vector` for
- * vector and hybrid search on a server without pgvector. `db.features` tells in advance.
+ * vector and hybrid search on a server without pgvector, `pg_trgm` for fuzzy search where the
+ * migration could not create it. `db.features` tells in advance.
  */
 export class FeatureUnavailableError extends DataLayerError {
   /** The missing PostgreSQL extension, e.g. `vector`. */
   readonly extension: string
   constructor(extension: string) {
-    const hint = extension === 'vector' ? ': install pgvector on the server, run CREATE EXTENSION vector, then db.migrate() (README, "Recall")' : ''
+    const what = extension === 'vector' ? 'pgvector' : extension
+    const hint = `: install ${what} on the server, run CREATE EXTENSION ${extension}, then db.migrate() (README, "Recall")`
     super(`the database has no ${extension} extension${hint}`, { code: 'FEATURE_UNAVAILABLE' })
     this.extension = extension
   }

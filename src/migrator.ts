@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import { coreMigrations, type MigrationOwner } from './migration-sources.js'
 import { translateError } from './pg-errors.js'
 import { MigrationError } from './errors.js'
-import { ensureHnswIndexes } from './search/model-registry.js'
+import { ensureSearchIndexes } from './search/search-indexes.js'
 
 /** The table in which Kysely records applied migrations. */
 export const MIGRATION_TABLE = 'automagik_migration'
@@ -68,8 +68,8 @@ export interface Migrators {
  */
 export async function migrateLatest(m: Migrators): Promise<string[]> {
   const applied = unwrapMigrationResult(await m.core.migrateToLatest())
-  // pgvector installed after models were first used: their HNSW indexes are built now.
-  await ensureHnswIndexes(m.kysely)
+  // Extensions installed after migration 0003 (pg_trgm, pgvector): their indexes are built now.
+  await ensureSearchIndexes(m.kysely)
   if (m.app) applied.push(...unwrapMigrationResult(await m.app.migrateToLatest()))
   return applied
 }
