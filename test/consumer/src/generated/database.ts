@@ -37,6 +37,12 @@ export interface Agents {
   version: string | null;
 }
 
+export interface EmbeddingModels {
+  created_at: Generated<Timestamp>;
+  dimension: number;
+  name: string;
+}
+
 export interface Feedback {
   comment: string | null;
   created_at: Generated<Timestamp>;
@@ -55,9 +61,28 @@ export interface Memories {
   metadata: Generated<Json>;
   name: string;
   read_mode: string | null;
+  search_vector: Generated<string | null>;
   session_id: string | null;
   updated_at: Generated<Timestamp>;
   user_id: number | null;
+}
+
+export interface MemoryEmbeddings {
+  created_at: Generated<Timestamp>;
+  dimension: number;
+  embedding: number[];
+  memory_id: string;
+  model: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface MessageEmbeddings {
+  created_at: Generated<Timestamp>;
+  dimension: number;
+  embedding: number[];
+  message_id: string;
+  model: string;
+  updated_at: Generated<Timestamp>;
 }
 
 export interface Messages {
@@ -72,10 +97,12 @@ export interface Messages {
   mime_type: string | null;
   raw_payload: Generated<Json>;
   role: string;
+  search_vector: Generated<string | null>;
   seq: Generated<Int8>;
   session_id: string;
   system_prompt: string | null;
   text_content: string | null;
+  token_count: Generated<number>;
   tool_calls: Generated<Json>;
   tool_outputs: Generated<Json>;
   updated_at: Generated<Timestamp>;
@@ -107,8 +134,11 @@ export interface Users {
 
 export interface Database {
   agents: Agents;
+  embedding_models: EmbeddingModels;
   feedback: Feedback;
   memories: Memories;
+  memory_embeddings: MemoryEmbeddings;
+  message_embeddings: MessageEmbeddings;
   messages: Messages;
   sessions: Sessions;
   users: Users;
