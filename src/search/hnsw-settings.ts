@@ -1,8 +1,7 @@
 import { sql } from 'kysely'
-import { kyselyContext, type QueryContext } from '../execution/query-context.js'
-import { Scope } from '../execution/scope.js'
-import { runTransaction } from '../execution/transaction.js'
+import type { QueryContext } from '../execution/query-context.js'
 import { ValidationError } from '../errors.js'
+import { atomically, isInTransaction } from './atomic.js'
 import { dimensionMismatch } from './model-registry.js'
 import type { SearchRequest } from './search-options.js'
 
@@ -36,11 +35,6 @@ export function hnswSettings(request: SearchRequest, version: string): HnswSetti
   const wanted = request.mode === 'hybrid' ? request.candidates : request.limit + 1
   const [major = 0, minor = 0] = version.split('.').map(Number)
   return { efSearch: Math.min(EF_SEARCH_MAX, Math.max(EF_SEARCH_DEFAULT, wanted)), iterative: major > 0 || minor >= 8 }
-}
-
-/** True when `context` runs inside a transaction already (a Db's, or a Kysely one). */
-function inTransaction(context: QueryContext<any>): boolean {
-  return context instanceof Scope ? context.binding?.inTransaction === true : context.kysely.isTransaction
 }
 
 /**
@@ -85,9 +79,7 @@ export async function withVectorSearch<R>(
     if (dimension !== request.vector!.length) throw dimensionMismatch('vector', request.model!, dimension, request.vector!.length, request.method)
     return fn(ctx)
   }
-  if (!set || inTransaction(context)) return body(context)
-  if (context instanceof Scope) return runTransaction(context, (scope) => body(scope), {})
-  return context.kysely.transaction().execute((trx) => body(kyselyContext(trx)))
+  return !set || isInTransaction(context) ? body(context) : atomically(context, body)
 }
 
 /**
@@ -123,10 +115,7 @@ export async function withPlannerSettings<R>(
       owner,
     )
   const body = (ctx: QueryContext<any>) => apply(ctx, settings.map(([, v]) => v), `search.settings:${key}`).then(() => fn(ctx))
-  if (!inTransaction(context)) {
-    if (context instanceof Scope) return runTransaction(context, (scope) => body(scope), {})
-    return context.kysely.transaction().execute((trx) => body(kyselyContext(trx)))
-  }
+  if (!isInTransaction(context)) return atomically(context, body)
   const { rows } = await apply(context, settings.map(([, v]) => v), `search.settings:${key}`)
   const restore = () => apply(context, settings.map((_, i) => rows[0]![`p${i}`]!), `search.settings:${key}`)
   let result: R

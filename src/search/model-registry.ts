@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { FeatureUnavailableError, ValidationError } from '../errors.js'
-import { translateError } from '../pg-errors.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { Scope } from '../execution/scope.js'
-import { runTransaction } from '../execution/transaction.js'
+import { atomically } from './atomic.js'
 
 /** HNSW indexes (pgvector) are built for models of at most this many dimensions. */
 export const MAX_HNSW_DIMENSION = 2000
@@ -75,7 +73,7 @@ export async function ensureModel(
       if (err instanceof FeatureUnavailableError) return undefined
       throw err
     })
-    const inserted = await inTransaction(context, (kysely) => register(kysely, model, dimension, vector))
+    const inserted = await atomically(context, (tx) => register(tx.kysely as Kysely<any>, model, dimension, vector))
     registered = inserted ? dimension : await modelDimension(context, owner, model)
   }
   if (registered !== dimension) throw dimensionMismatch(field, model, registered ?? 0, dimension, method)
@@ -109,30 +107,15 @@ async function createHnswIndexes(kysely: Kysely<any>, model: string, dimension: 
 }
 
 /**
- * Builds the HNSW indexes of models registered while pgvector was missing, once it is installed:
- * `db.migrate()` calls it after the migrations (a no-op without pgvector, or when they exist).
+ * Builds the HNSW indexes of models registered while pgvector was missing, once it is installed
+ * in the (quoted) schema `vector`: `db.migrate()` calls it through `ensureSearchIndexes`.
  *
  * @example
  * ```ts
- * await ensureHnswIndexes(kysely)
+ * await ensureHnswIndexes(kysely, '"public"')
  * ```
  */
-export async function ensureHnswIndexes(kysely: Kysely<any>): Promise<void> {
-  const { rows } = await sql<{ schema: string }>`
-    SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-    WHERE e.extname = 'vector'`.execute(kysely)
-  if (rows[0] === undefined) return
+export async function ensureHnswIndexes(kysely: Kysely<any>, vector: string): Promise<void> {
   const models = await kysely.selectFrom('embedding_models').select(['name', 'dimension']).execute()
-  for (const { name, dimension } of models) await createHnswIndexes(kysely, name, dimension, rows[0].schema)
-}
-
-/** Runs `fn` atomically: in a transaction of the Db's scope (a savepoint inside one), or Kysely's. */
-async function inTransaction<R>(context: QueryContext<any>, fn: (kysely: Kysely<any>) => Promise<R>): Promise<R> {
-  try {
-    if (context instanceof Scope) return await runTransaction(context, (scope) => fn(scope.kysely), {})
-    const kysely = context.kysely
-    return await (kysely.isTransaction ? fn(kysely) : kysely.transaction().execute(fn))
-  } catch (err) {
-    throw translateError(err)
-  }
+  for (const { name, dimension } of models) await createHnswIndexes(kysely, name, dimension, vector)
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely'
+import { EXTENSIONS_SQL } from '../execution/extensions.js'
 import { ensureHnswIndexes } from './model-registry.js'
 
 /**
@@ -13,13 +14,14 @@ import { ensureHnswIndexes } from './model-registry.js'
  * ```
  */
 export async function ensureSearchIndexes(kysely: Kysely<any>): Promise<void> {
-  const { rows } = await sql<{ schema: string }>`
-    SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-    WHERE e.extname = 'pg_trgm'`.execute(kysely)
-  if (rows[0] !== undefined) {
-    const ops = sql.raw(`${rows[0].schema}.gin_trgm_ops`)
+  const { rows } = await sql<{ name: string; schema: string }>`${sql.raw(EXTENSIONS_SQL)}`.execute(kysely)
+  const schemaOf = (name: string) => rows.find((r) => r.name === name)?.schema
+  const trgm = schemaOf('pg_trgm')
+  if (trgm !== undefined) {
+    const ops = sql.raw(`${trgm}.gin_trgm_ops`)
     await sql`CREATE INDEX IF NOT EXISTS memories_name_trgm_idx ON memories USING gin (name ${ops})`.execute(kysely)
     await sql`CREATE INDEX IF NOT EXISTS memories_content_trgm_idx ON memories USING gin (content ${ops})`.execute(kysely)
   }
-  await ensureHnswIndexes(kysely)
+  const vector = schemaOf('vector')
+  if (vector !== undefined) await ensureHnswIndexes(kysely, vector)
 }
