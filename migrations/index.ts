@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration'
 import * as initialSchema from './0001-initial-schema.js'
 import * as sessionMessageOrder from './0002-session-message-order.js'
 import * as recall from './0003-recall.js'
+import * as retention from './0004-retention.js'
 
 /**
  * Every migration of automagik-db, in order. A static list (not a folder scan) so that
@@ -11,4 +12,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0001-initial-schema': initialSchema,
   '0002-session-message-order': sessionMessageOrder,
   '0003-recall': recall,
+  '0004-retention': retention,
 }

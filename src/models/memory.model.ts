@@ -2,7 +2,7 @@ import { Type } from 'class-transformer'
 import { IsIn, IsOptional, MaxLength, MinLength, ValidateIf } from 'class-validator'
 import type { Selectable } from 'kysely'
 import type { Memories } from '../generated/database.js'
-import { IsDbId, IsJsonObject, IsSafeText, IsUuidText } from '../validation.js'
+import { IsDbId, IsJsonObject, IsSafeText, IsTimestamp, IsUuidText } from '../validation.js'
 import { entityFromPlain, entityToPlain, type Entity, type JsonObject } from './entity.js'
 
 
@@ -16,6 +16,7 @@ export type Access = (typeof ACCESS_MODES)[number]
 /**
  * A named piece of knowledge. Its scope is (agentId, userId, sessionId): an agent-global memory
  * has userId null; a user's memory across agents has agentId null. At least one is set.
+ * `expiresAt`: when it stops existing for every read (null: never); see `memories.sweepExpired`.
  */
 export class Memory implements Entity {
   id!: string
@@ -28,6 +29,7 @@ export class Memory implements Entity {
   readMode!: ReadMode | null
   access!: Access | null
   metadata!: JsonObject
+  @Type(() => Date) expiresAt!: Date | null
   @Type(() => Date) createdAt!: Date
   @Type(() => Date) updatedAt!: Date
 
@@ -44,6 +46,7 @@ export class Memory implements Entity {
     this.readMode = row.read_mode as ReadMode | null
     this.access = row.access as Access | null
     this.metadata = row.metadata as JsonObject
+    this.expiresAt = row.expires_at
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
   }
@@ -76,7 +79,7 @@ export class Memory implements Entity {
 /** The columns every memory query reads. */
 export const memoryColumns = [
   'id', 'name', 'description', 'content', 'session_id', 'user_id', 'agent_id', 'read_mode', 'access',
-  'metadata', 'created_at', 'updated_at',
+  'metadata', 'expires_at', 'created_at', 'updated_at',
 ] as const
 
 /** Row → Memory: one constructor call, no reflection (the hot path of every read). */
@@ -94,6 +97,8 @@ class MemoryOptionalFields {
   @IsOptional() @IsIn(READ_MODES) readMode?: ReadMode | null
   @IsOptional() @IsIn(ACCESS_MODES) access?: Access | null
   @ValidateIf((_, v) => v !== undefined) @IsJsonObject() metadata?: JsonObject
+  /** When the memory expires (every read leaves it out from then on); null: never. */
+  @IsOptional() @IsTimestamp() expiresAt?: Date | null
 }
 
 /**

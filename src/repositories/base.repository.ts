@@ -1,4 +1,4 @@
-import { Kysely, sql, type Compilable, type InsertQueryBuilder, type QueryResult, type SelectQueryBuilder } from 'kysely'
+import { Kysely, sql, type Compilable, type InsertQueryBuilder, type QueryResult, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { rethrowTyped } from '../pg-errors.js'
 import { NotFoundError, ValidationError } from '../errors.js'
@@ -46,6 +46,11 @@ export interface TableSpec<T, Id extends number | string, DB = Database, Patch e
   updateInput?: new () => Patch
   /** Used in error messages, e.g. `agents`. */
   name: string
+  /**
+   * The rows that exist (e.g. memories not expired), over the table's columns: reads and update
+   * leave out the others; delete deletes one but returns false. Left out: every row.
+   */
+  visible?: RawBuilder<SqlBool>
 }
 
 type AnyDb = Kysely<any>
@@ -108,7 +113,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     this.assertId(id, 'get')
     const { table, columns } = this.spec
     const { rows } = await this.cached(`${table}.get`, [id], ([id]) =>
-      this.any.selectFrom(table).select(columns).where('id', '=', id),
+      this.visibleOnly(this.any.selectFrom(table).select(columns).where('id', '=', id)),
     )
     return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
   }
@@ -140,7 +145,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     this.assertId(id, 'exists')
     const { table } = this.spec
     const { rows } = await this.cached(`${table}.exists`, [id], ([id]) =>
-      this.any.selectFrom(table).select('id').where('id', '=', id),
+      this.visibleOnly(this.any.selectFrom(table).select('id').where('id', '=', id)),
     )
     return rows.length > 0
   }
@@ -154,7 +159,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
    * ```
    */
   async count(filter?: unknown): Promise<number> {
-    const query = this.filtered(this.any.selectFrom(this.spec.table), filter, 'count')
+    const query = this.filtered(this.visibleOnly(this.any.selectFrom(this.spec.table)), filter, 'count')
     const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().catch(rethrowTyped)
     return Number(row.n)
   }
@@ -176,18 +181,20 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     const set = Object.keys(values)
     if (set.length === 0) return this.get(id)
     const { table, columns } = this.spec
-    const { rows } = await this.cached(`${table}.update:${set}`, [id, ...Object.values(values)], ([id, ...v]) =>
-      this.any
+    const { visible } = this.spec
+    const { rows } = await this.cached(`${table}.update:${set}`, [id, ...Object.values(values)], ([id, ...v]) => {
+      const update = this.any
         .updateTable(table)
         .set(Object.fromEntries(set.map((c, i) => [c, v[i]])))
         .where('id', '=', id)
-        .returning(columns),
-    )
+      return (visible ? update.where(visible) : update).returning(columns)
+    })
     return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
   }
 
   /**
-   * Deletes the row; true only when a row was deleted.
+   * Deletes the row; true only when a row was deleted (and was visible: an expired memory is
+   * deleted, but was already gone for every read).
    *
    * @example
    * ```ts
@@ -196,11 +203,11 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
    */
   async delete(id: Id): Promise<boolean> {
     this.assertId(id, 'delete')
-    const { table } = this.spec
-    const result = await this.cached(`${table}.delete`, [id], ([id]) =>
-      this.any.deleteFrom(table).where('id', '=', id),
+    const { table, visible = sql<SqlBool>`true` } = this.spec
+    const { rows } = await this.cached<{ visible: boolean }>(`${table}.delete`, [id], ([id]) =>
+      this.any.deleteFrom(table).where('id', '=', id).returning(visible.as('visible')),
     )
-    return (result.numAffectedRows ?? 0n) > 0n
+    return rows[0]?.visible === true
   }
 
   /**
@@ -227,7 +234,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     const shape = `${table}.page:${after === undefined ? 'first' : 'after'}`
     const args = after === undefined ? [limit + 1] : [after, limit + 1]
     const { rows } = await this.cached(shape, args, (slots) => {
-      let query = this.any.selectFrom(table).select(columns)
+      let query = this.visibleOnly(this.any.selectFrom(table).select(columns))
       if (after !== undefined) query = query.where(key, '>', slots[0])
       return query.orderBy(key, 'asc').limit(slots[slots.length - 1] as number)
     })
@@ -286,7 +293,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     const args: unknown[] = filters.flatMap(([, v]) => (v == null ? [] : [v]))
     args.push(...(after ?? []), limit)
     const { rows } = await this.cached(shape, args, (slots) => {
-      let query = this.any.selectFrom(table).select(columns)
+      let query = this.visibleOnly(this.any.selectFrom(table).select(columns))
       for (const [alias, expression] of Object.entries(keys)) query = query.select(sql.raw(expression).as(alias))
       let next = 0
       for (const [column, value] of filters) {
@@ -322,6 +329,11 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     if (rest.length > 0) throw badCursor(context)
     const kind = this.spec.pageKey.kind
     return kind === 'uuid' ? uuidKey(key, context) : intKey(key, context, kind === 'int' ? MAX_INT4 : undefined)
+  }
+
+  /** Leaves out the rows that do not exist for the repository ({@link TableSpec.visible}). */
+  protected visibleOnly<Q extends SelectQueryBuilder<any, any, any>>(query: Q): Q {
+    return this.spec.visible ? (query.where(this.spec.visible) as Q) : query
   }
 
   /** Applies the subclass's filter to a query; the base knows no filters. */

@@ -60,6 +60,7 @@ function jsonOf(alias: string, columns: readonly string[], timestamps: ReadonlyS
 
 const STAMPS: ReadonlySet<string> = new Set(['created_at', 'updated_at'])
 const SESSION_STAMPS: ReadonlySet<string> = new Set(['created_at', 'updated_at', 'run_finished_at'])
+const MEMORY_STAMPS: ReadonlySet<string> = new Set(['created_at', 'updated_at', 'expires_at'])
 
 /** A row of {@link jsonOf}, its timestamps parsed back into what the driver gives. */
 function fromJson(row: Record<string, unknown>, timestamps: ReadonlySet<string>): any {
@@ -140,7 +141,7 @@ export class ContextRepository {
       session: toSession(fromJson(head.session, SESSION_STAMPS)),
       agent: head.agent === null ? null : toAgent(fromJson(head.agent, STAMPS)),
       user: head.user === null ? null : toUser(fromJson(head.user, STAMPS)),
-      memories: (head.memories as Record<string, unknown>[]).map((m) => toMemory(fromJson(m, STAMPS))),
+      memories: (head.memories as Record<string, unknown>[]).map((m) => toMemory(fromJson(m, MEMORY_STAMPS))),
       messages: kept,
       tokenCount,
       truncated,
@@ -163,7 +164,7 @@ export class ContextRepository {
     // json_agg of rows (cheaper than one json_build_object per memory), timestamps as text.
     const memories = db
       .selectFrom(effective.as('e2'))
-      .select(memoryColumns.map((c) => (STAMPS.has(c) ? sql`${sql.ref(`e2.${c}`)}::text`.as(c) : `e2.${c}`)))
+      .select(memoryColumns.map((c) => (MEMORY_STAMPS.has(c) ? sql`${sql.ref(`e2.${c}`)}::text`.as(c) : `e2.${c}`)))
     const head = sql`json_build_object(
       'session', ${jsonOf('s', sessionColumns, SESSION_STAMPS)},
       'agent', ${jsonOf('a', agentColumns, STAMPS)},

@@ -1,6 +1,7 @@
 import { sql, type Expression, type Kysely, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely'
 import { ValidationError } from '../errors.js'
 import { memoryColumns, READ_MODES, type ReadMode } from '../models/memory.model.js'
+import { liveMemory } from './memory-expiry.js'
 import { assertId, assertOptions, assertText, assertUuid } from '../validation.js'
 
 /**
@@ -54,7 +55,8 @@ const M = 'm'
  * The candidate predicate over `memories AS m`: the one place that says which memories apply.
  * Written for the indexes: `m.agent_id = A` (agent_user index) or `m.agent_id IS NULL AND
  * m.user_id = U` (user index), which is the same set as "agent A or NULL, user U or NULL"
- * because a memory has an agent or a user (`memories_owner_check`).
+ * because a memory has an agent or a user (`memories_owner_check`). Expired memories are never
+ * candidates.
  *
  * @example
  * ```ts
@@ -65,7 +67,8 @@ export function memoryCandidates(keys: ScopeKeys): RawBuilder<SqlBool> {
   const { agentId: a, userId: u, sessionId: s } = keys
   return sql<SqlBool>`(((${sql.ref(`${M}.agent_id`)} = ${a} AND (${sql.ref(`${M}.user_id`)} = ${u} OR ${sql.ref(`${M}.user_id`)} IS NULL))
     OR (${sql.ref(`${M}.agent_id`)} IS NULL AND ${sql.ref(`${M}.user_id`)} = ${u}))
-    AND (${sql.ref(`${M}.session_id`)} = ${s} OR ${sql.ref(`${M}.session_id`)} IS NULL))`
+    AND (${sql.ref(`${M}.session_id`)} = ${s} OR ${sql.ref(`${M}.session_id`)} IS NULL)
+    AND ${liveMemory(M)})`
 }
 
 /** The specificity order: most specific first (see the table above). */

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type SelectQueryBuilder } from 'kysely'
+import type { Kysely, SelectQueryBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import {
   ACCESS_MODES,
@@ -14,7 +14,7 @@ import {
 import { ConflictError, ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertText, assertUuid, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
-import { asListPage, BaseRepository, excludedOf, readLimit, whereEq, type ListOptions, type ListPage } from './base.repository.js'
+import { asListPage, BaseRepository, readLimit, whereEq, type ListOptions, type ListPage } from './base.repository.js'
 import { cursorScope, encodeCursor, readCursor, readTextKey, textKey, textKeyAfter, uuidKey } from './cursor.js'
 import type { EmbeddingInput } from '../search/embedding-input.js'
 import { setEmbedding } from '../search/embeddings.js'
@@ -22,6 +22,8 @@ import type { SearchHits } from '../search/hits.js'
 import { runSearch } from '../search/run-search.js'
 import type { SearchOptionsBase } from '../search/search-options.js'
 import { memorySearchTarget } from '../search/targets.js'
+import { liveMemory, sweepExpiredMemories, upsertMemory } from './memory-expiry.js'
+import { readBatchSize } from './message-retention.js'
 import { effectiveQuery, readName, readScope, resolveQuery, type EffectiveOptions, type ResolveScope } from './memory-scope.js'
 
 /** Options of `memories.search`: the query, its mode, and scope filters (left out = any, null = IS NULL). */
@@ -58,8 +60,8 @@ const MEMORY_FIELDS = {
   readMode: 'read_mode',
   access: 'access',
   metadata: 'metadata',
+  expiresAt: 'expires_at',
 } as const
-const SCOPE_COLUMNS: ReadonlySet<string> = new Set(['name', 'agent_id', 'user_id', 'session_id'])
 const FILTER_KEYS = ['agentId', 'userId', 'sessionId', 'readMode', 'access'] as const
 
 /**
@@ -84,13 +86,15 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
       fields: MEMORY_FIELDS,
       json: new Set(['metadata']),
       updateInput: UpdateMemoryInput,
+      visible: liveMemory(),
     })
   }
 
   /**
    * Creates the memory, or updates the one with the same name and exact scope, atomically.
    * Only the fields given are overwritten. An agent-global memory (userId null) and a user's
-   * memory of the same name are different memories.
+   * memory of the same name are different memories. An expired memory counts as absent: it is
+   * replaced by a new one (new id, the fields given, defaults for the others, no embeddings).
    *
    * @example
    * ```ts
@@ -99,18 +103,15 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
    */
   async create(input: CreateMemoryInput): Promise<Memory> {
     const row = this.#validRow(input, 'memories.create')
-    const updates = Object.keys(row).filter((c) => !SCOPE_COLUMNS.has(c) && c !== 'id')
-    const set = updates.length ? excludedOf(updates) : { name: sql.ref('memories.name') }
-    return this.insertOne(row, 'upsert', (q) =>
-      q.onConflict((oc) => oc.columns(['name', 'agent_id', 'user_id', 'session_id']).doUpdateSet(set)),
-    )
+    return toMemory((await this.#upsert(row, 'create'))!)
   }
 
   /**
    * Creates the memory, never touching an existing one: when a memory with this name and exact
    * scope (agentId, userId, sessionId; NULLs equal) exists it throws ConflictError (code
    * `23505`, constraint `memories_scope_key`) and writes nothing. The conflict is detected
-   * without a failed statement, so a transaction you are in carries on.
+   * without a failed statement, so a transaction you are in carries on. An expired memory does
+   * not conflict: it is replaced, as by {@link create}.
    *
    * @example
    * ```ts
@@ -118,23 +119,41 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
    * ```
    */
   async insert(input: CreateMemoryInput): Promise<Memory> {
-    const row = this.#validRow(input, 'memories.insert')
-    const set = Object.keys(row)
-    const { rows } = await this.cached(`memories.insertNew:${set}`, Object.values(row), (v) =>
-      this.db
-        .insertInto('memories')
-        .values(Object.fromEntries(set.map((c, i) => [c, v[i]])) as never)
-        .onConflict((oc) => oc.columns(['name', 'agent_id', 'user_id', 'session_id']).doNothing())
-        .returning(memoryColumns),
-    )
-    if (rows[0] === undefined) {
+    const row = await this.#upsert(this.#validRow(input, 'memories.insert'), 'insert')
+    if (row === undefined) {
       throw new ConflictError('memories.insert: a memory with this name and scope already exists', {
         code: '23505',
         constraint: 'memories_scope_key',
         table: 'memories',
       })
     }
-    return toMemory(rows[0])
+    return toMemory(row)
+  }
+
+  /** The statement of create / insert (see upsertMemory), compiled once per column set. */
+  async #upsert(row: Record<string, unknown>, mode: 'create' | 'insert'): Promise<any> {
+    const set = Object.keys(row)
+    const key = [row.name, row.agent_id ?? null, row.user_id ?? null, row.session_id ?? null]
+    const { rows } = await this.cached(`memories.${mode}:${set}`, [...key, ...Object.values(row)], (slots) =>
+      upsertMemory(this.any, set, slots, mode, memoryColumns),
+    )
+    return rows[0]
+  }
+
+  /**
+   * Deletes the expired memories (`expiresAt <= now()` on the database server; every read left
+   * them out already), `batchSize` per statement (default 5000, from 1 to 100 000), each one its
+   * own transaction on a root Db. Their embeddings go with them. Returns how many were deleted.
+   *
+   * @example
+   * ```ts
+   * const removed = await db.memories.sweepExpired()
+   * ```
+   */
+  sweepExpired(options: { batchSize?: number } = {}): Promise<number> {
+    const context = 'memories.sweepExpired'
+    const batchSize = readBatchSize(assertOptions(options, ['batchSize'], context).batchSize, context)
+    return sweepExpiredMemories(this.context, this.constructor, batchSize)
   }
 
   /** A create input, checked (at least one of agentId and userId), as the columns to write. */

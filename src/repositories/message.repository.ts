@@ -14,6 +14,7 @@ import type { QueryContext } from '../execution/query-context.js'
 import { BaseRepository, readLimit } from './base.repository.js'
 import { cursorScope, encodeCursor, intKey, readCursor } from './cursor.js'
 import { bulkInsertMessages } from './message-bulk-insert.js'
+import { pruneMessages, type PruneOptions } from './message-retention.js'
 import type { EmbeddingInput } from '../search/embedding-input.js'
 import { insertWithEmbedding } from '../search/embedded-insert.js'
 import { setEmbedding } from '../search/embeddings.js'
@@ -50,6 +51,7 @@ export type MessageList = Message[] & {
 }
 
 export { MAX_BATCH } from './message-bulk-insert.js'
+export type { PruneOptions } from './message-retention.js'
 
 const MESSAGE_FIELDS = {
   id: 'id',
@@ -332,5 +334,22 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
       this.db.deleteFrom('messages').where('session_id', '=', id as string),
     )
     return Number(result.numAffectedRows ?? 0n)
+  }
+
+  /**
+   * Deletes old history: in every session, the messages before its first message (in `seq`
+   * order) with `createdAt >= olderThan`. Only a prefix of a session goes, so what stays is
+   * contiguous; an old message written after a newer one stays. Runs in batches of `batchSize`
+   * (default 5000), each one statement that commits on its own (no long lock, safe while writers
+   * append); on a transaction's Db the batches run in that transaction. `seq` numbers are never
+   * reused (`sessions.last_seq` is unchanged). Embeddings go with their messages. Returns the count.
+   *
+   * @example
+   * ```ts
+   * const removed = await db.messages.prune({ olderThan: new Date(Date.now() - 90 * 24 * 3600 * 1000) })
+   * ```
+   */
+  prune(options: PruneOptions): Promise<number> {
+    return pruneMessages(this.context, this.constructor, options)
   }
 }

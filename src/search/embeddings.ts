@@ -25,8 +25,8 @@ export function readEmbedding(input: unknown, field: string, method: string): Em
 
 /**
  * Stores the embedding of row `id` for its model (replacing the one it had for that model),
- * registering the model on first use. A row that does not exist is a NotFoundError (nothing is
- * written, and a transaction you are in carries on).
+ * registering the model on first use. A row that does not exist (or an expired memory) is a
+ * NotFoundError (nothing is written, and a transaction you are in carries on).
  *
  * @example
  * ```ts
@@ -45,12 +45,13 @@ export async function setEmbedding(
     context.kysely
       .insertInto(embeddings)
       .columns([column, 'model', 'dimension', 'embedding'])
-      .expression((eb) =>
-        eb
+      .expression((eb) => {
+        const row = eb
           .selectFrom(`${table} as t`)
           .select(['t.id', sql`${model}::text`.as('model'), sql`${dim}::int4`.as('dimension'), sql`${vec}::real[]`.as('embedding')])
-          .where('t.id', '=', id),
-      )
+          .where('t.id', '=', id)
+        return target.live === undefined ? row : row.where(target.live)
+      })
       .onConflict((oc) => oc.columns([column, 'model']).doUpdateSet({ embedding: sql.ref('excluded.embedding'), dimension: sql.ref('excluded.dimension') }))
       .returning(column),
     owner,

@@ -29,7 +29,7 @@ export function fulltextStatement(kysely: Kysely<any>, target: SearchTarget<unkn
         .select(target.columns.map((c) => `t.${c}`))
         .select(rank.as('score'))
         .where(matchExpression())
-      query = applyFilters(query, request, slots, filters)
+      query = applyFilters(query, target, request, slots, filters)
       if (after) query = query.where(afterScore(rank, 't.id', slots, after))
       return query.orderBy(sql`score`, 'desc').orderBy('t.id').limit(slots[limit] as number)
     },

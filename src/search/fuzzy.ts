@@ -33,7 +33,7 @@ export function fuzzyStatement(kysely: Kysely<any>, target: SearchTarget<unknown
         .select(target.columns.map((c) => `t.${c}`))
         .select(score.as('score'))
         .where(sql<boolean>`(t.name ${op('%')} ${text} OR ${text} ${op('<%')} t.content)`)
-      query = applyFilters(query, request, slots, filters)
+      query = applyFilters(query, target, request, slots, filters)
       if (after) query = query.where(afterScore(score, 't.id', slots, after))
       return query.orderBy(sql`score`, 'desc').orderBy('t.id').limit(slots[limit] as number)
     },

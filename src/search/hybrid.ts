@@ -48,11 +48,11 @@ export function hybridStatement(kysely: Kysely<any>, target: SearchTarget<unknow
       const distance = distanceExpression(slots[v], ext)
       const ftTop = applyFilters(
         kysely.selectFrom([`${target.table} as t`, tsQuery(slots[q])]).select('t.id').select(rank.as('score')).where(matchExpression()),
-        request, slots, ftFilters,
+        target, request, slots, ftFilters,
       ).orderBy(sql`score`, 'desc').orderBy('t.id').limit(slots[n] as number)
       const vsTop = applyFilters(
         embeddedRows(kysely, target, request).select(sql.ref(`e.${target.owner}`).as('id')).select(distance.as('distance')),
-        request, slots, vsFilters,
+        target, request, slots, vsFilters,
       ).orderBy(distance).orderBy(`e.${target.owner}`).limit(slots[n] as number)
       let query = kysely
         .with('ft', (qc) => qc.selectFrom(ftTop.as('c')).select(['c.id', sql`row_number() OVER (ORDER BY c.score DESC, c.id)`.as('rank')]))

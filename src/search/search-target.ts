@@ -1,3 +1,5 @@
+import type { RawBuilder, SqlBool } from 'kysely'
+
 /** How a scope filter's value is checked: a database id, a UUID, or one of some values. */
 export type FilterKind = 'id' | 'uuid' | readonly string[]
 
@@ -15,6 +17,8 @@ export interface SearchTarget<T> {
   readonly owner: 'message_id' | 'memory_id'
   readonly modes: readonly SearchMode[]
   readonly filters: readonly (readonly [key: string, column: string, kind: FilterKind])[]
+  /** The rows that exist, over alias `t` (memories: not expired); left out: every row. */
+  readonly live?: RawBuilder<SqlBool>
 }
 
 /** The search modes; `fuzzy` is for memories only. */

@@ -49,7 +49,7 @@ type Query = SelectQueryBuilder<any, any, any>
  *
  * @example
  * ```ts
- * const filters = filterSlots(request, args) // later: applyFilters(query, request, slots, filters)
+ * const filters = filterSlots(request, args) // later: applyFilters(query, target, request, slots, filters)
  * ```
  */
 export function filterSlots(request: SearchRequest, args: SearchArgs): (number | null | undefined)[] {
@@ -57,14 +57,18 @@ export function filterSlots(request: SearchRequest, args: SearchArgs): (number |
 }
 
 /**
- * Adds the scope filters (on alias `t`): left out = any, null = IS NULL, else `=` the slot.
+ * Adds the scope filters (on alias `t`): left out = any, null = IS NULL, else `=` the slot; and
+ * the target's `live` condition (memories: not expired).
  *
  * @example
  * ```ts
- * query = applyFilters(query, request, slots, filters)
+ * query = applyFilters(query, target, request, slots, filters)
  * ```
  */
-export function applyFilters(query: Query, request: SearchRequest, slots: readonly unknown[], at: readonly (number | null | undefined)[]): Query {
+export function applyFilters(
+  query: Query, target: SearchTarget<unknown>, request: SearchRequest, slots: readonly unknown[], at: readonly (number | null | undefined)[],
+): Query {
+  if (target.live !== undefined) query = query.where(target.live)
   request.filters.forEach(([column, ], i) => {
     const slot = at[i]
     if (slot === null) query = query.where(`t.${column}`, 'is', null)

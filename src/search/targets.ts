@@ -1,5 +1,6 @@
 import { MESSAGE_ROLES, messageColumns, toMessage, type Message } from '../models/message.model.js'
 import { memoryColumns, READ_MODES, toMemory, type Memory } from '../models/memory.model.js'
+import { liveMemory } from '../repositories/memory-expiry.js'
 import type { SearchTarget } from './search-target.js'
 
 /** Search over messages: full text, vector, hybrid; filters sessionId, userId, agentId, role. */
@@ -32,4 +33,5 @@ export const memorySearchTarget: SearchTarget<Memory> = {
     ['sessionId', 'session_id', 'uuid'],
     ['readMode', 'read_mode', READ_MODES],
   ],
+  live: liveMemory('t'),
 }

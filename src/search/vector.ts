@@ -30,7 +30,7 @@ export function vectorStatement(kysely: Kysely<any>, target: SearchTarget<unknow
         .select(target.columns.map((c) => `t.${c}`))
         .select(sql<number>`(1 - ${distance})::float8`.as('score'))
         .select(sql<number>`${distance}::float8`.as('distance'))
-      query = applyFilters(query, request, slots, filters)
+      query = applyFilters(query, target, request, slots, filters)
       if (after) {
         query = query.where(sql<boolean>`(${distance}, e.${sql.raw(target.owner)}) > (${slots[after[0]]}::float8, ${slots[after[1]]}::uuid)`)
       }
