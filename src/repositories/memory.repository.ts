@@ -150,7 +150,7 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
    * const removed = await db.memories.sweepExpired()
    * ```
    */
-  sweepExpired(options: { batchSize?: number } = {}): Promise<number> {
+  async sweepExpired(options: { batchSize?: number } = {}): Promise<number> {
     const context = 'memories.sweepExpired'
     const batchSize = readBatchSize(assertOptions(options, ['batchSize'], context).batchSize, context)
     return sweepExpiredMemories(this.context, this.constructor, batchSize)

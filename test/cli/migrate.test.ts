@@ -60,10 +60,11 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
         ['0001-initial-schema', 'automagik-db', 'pending'],
         ['0002-session-message-order', 'automagik-db', 'pending'],
         ['0003-recall', 'automagik-db', 'pending'],
+        ['0004-retention', 'automagik-db', 'pending'],
         ['0001-feedback', 'app', 'pending'],
         ['0002-feedback-comment', 'app', 'pending'],
       ])
-      expect(before.stdout).toContain('0 migrations applied, 5 pending.')
+      expect(before.stdout).toContain('0 migrations applied, 6 pending.')
     } else {
       // An empty folder holds no database: status says so and creates none.
       expect(before.code).toBe(2)
@@ -77,10 +78,11 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
       'applied  0001-initial-schema',
       'applied  0002-session-message-order',
       'applied  0003-recall',
+      'applied  0004-retention',
       'applied  0001-feedback',
       'applied  0002-feedback-comment',
     ])
-    expect(latest.stdout).toContain('5 migrations applied.')
+    expect(latest.stdout).toContain('6 migrations applied.')
 
     const again = await run('latest')
     expect(again.code, again.stderr).toBe(0)
@@ -93,6 +95,7 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
       ['0001-initial-schema', 'automagik-db'],
       ['0002-session-message-order', 'automagik-db'],
       ['0003-recall', 'automagik-db'],
+      ['0004-retention', 'automagik-db'],
       ['0001-feedback', 'app'],
       ['0002-feedback-comment', 'app'],
     ])
@@ -121,6 +124,7 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
       ['0001-initial-schema', false],
       ['0002-session-message-order', false],
       ['0003-recall', false],
+      ['0004-retention', false],
       ['0001-feedback', false],
       ['0002-feedback-comment', true],
     ])
@@ -146,6 +150,7 @@ describe(`automagik-db migrate on ${backend}`, { timeout: SLOW }, () => {
       ['0001-initial-schema', false],
       ['0002-session-message-order', false],
       ['0003-recall', false],
+      ['0004-retention', false],
       ['0001-feedback', true],
       ['0002-feedback-comment', true],
       ['0003-broken', true],

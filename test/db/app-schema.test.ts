@@ -105,6 +105,7 @@ describe('app migrations', () => {
       ['automagik-db', '0001-initial-schema'],
       ['automagik-db', '0002-session-message-order'],
       ['automagik-db', '0003-recall'],
+      ['automagik-db', '0004-retention'],
       ['app', '0001-feedback'],
       ['app', '0002-agent-team'],
     ])
@@ -196,23 +197,25 @@ describe('app migrations beside ours over time', () => {
     // A database of its own: it is migrated up and down.
     const own = await openTestDb({ migrations: APP })
     try {
-      // Latest first: the app's two, then our 0003 and 0002.
+      // Latest first: the app's two, then our 0004, 0003 and 0002.
       expect(await own.migrateDown()).toEqual(['0002-agent-team'])
       expect(await own.migrateDown()).toEqual(['0001-feedback'])
+      expect(await own.migrateDown()).toEqual(['0004-retention'])
       expect(await own.migrateDown()).toEqual(['0003-recall'])
       expect(await own.migrateDown()).toEqual(['0002-session-message-order'])
       // As if the app was installed on a release that had only 0001: its migrations run after it.
       await applyAppMigrationsOnly(own)
-      // Upgrading automagik-db brings 0002 and 0003: migrate() applies them and nothing of the app's.
-      expect(await own.migrate()).toEqual(['0002-session-message-order', '0003-recall'])
+      // Upgrading automagik-db brings 0002 to 0004: migrate() applies them and nothing of the app's.
+      expect(await own.migrate()).toEqual(['0002-session-message-order', '0003-recall', '0004-retention'])
       expect((await own.migrationStatus()).every((m) => m.executedAt !== null)).toBe(true)
+      expect(await own.migrateDown()).toEqual(['0004-retention'])
       expect(await own.migrateDown()).toEqual(['0003-recall'])
       expect(await own.migrateDown()).toEqual(['0002-session-message-order'])
       expect(await own.migrateDown()).toEqual(['0002-agent-team'])
       expect(await own.migrateDown()).toEqual(['0001-feedback'])
       expect(await own.migrateDown()).toEqual(['0001-initial-schema'])
       expect(await own.migrateDown()).toEqual([])
-      expect(await own.migrate()).toEqual(['0001-initial-schema', '0002-session-message-order', '0003-recall', '0001-feedback', '0002-agent-team'])
+      expect(await own.migrate()).toEqual(['0001-initial-schema', '0002-session-message-order', '0003-recall', '0004-retention', '0001-feedback', '0002-agent-team'])
     } finally {
       await own.close()
     }
@@ -226,6 +229,7 @@ describe('app migrations beside ours over time', () => {
         'automagik-db:0001-initial-schema:true',
         'automagik-db:0002-session-message-order:true',
         'automagik-db:0003-recall:true',
+        'automagik-db:0004-retention:true',
         'app:0001-feedback:true',
         'app:0002-agent-team:true',
       ])

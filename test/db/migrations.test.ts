@@ -10,7 +10,7 @@ beforeAll(async () => {
 })
 afterAll(() => db?.close())
 
-const ALL = ['0001-initial-schema', '0002-session-message-order', '0003-recall']
+const ALL = ['0001-initial-schema', '0002-session-message-order', '0003-recall', '0004-retention']
 const CORE = ['agents', 'memories', 'messages', 'sessions', 'users']
 const WITH_RECALL = ['agents', 'embedding_models', 'memories', 'memory_embeddings', 'message_embeddings', 'messages', 'sessions', 'users']
 
@@ -37,13 +37,15 @@ describe('migrations', () => {
   })
 
   test('migrateDown() reverts the latest migration, one per call; migrate() applies them again', async () => {
+    expect(await db.migrateDown()).toEqual(['0004-retention'])
+    expect(await tables()).toEqual(WITH_RECALL)
     expect(await db.migrateDown()).toEqual(['0003-recall'])
     expect(await tables()).toEqual(CORE)
     expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
     expect(await tables()).toEqual(CORE)
     expect(await db.migrateDown()).toEqual(['0001-initial-schema'])
     expect(await tables()).toEqual([])
-    expect((await db.migrationStatus()).map((m) => m.executedAt)).toEqual([null, null, null])
+    expect((await db.migrationStatus()).map((m) => m.executedAt)).toEqual([null, null, null, null])
     // Nothing left to revert.
     expect(await db.migrateDown()).toEqual([])
 
@@ -66,6 +68,7 @@ describe('migrations', () => {
   test('0002 keeps existing messages\' numbers and sessions\' updated_at; its down() renumbers, keeping each session\'s order', async () => {
     const seqOf = async (session: string) =>
       (await db.query<{ seq: string; text: string }>('SELECT seq::text, text_content AS text FROM messages WHERE session_id = $1 ORDER BY messages.seq', [session]))
+    expect(await db.migrateDown()).toEqual(['0004-retention'])
     expect(await db.migrateDown()).toEqual(['0003-recall'])
     expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
     // Under 0001: one global identity.
@@ -78,7 +81,7 @@ describe('migrations', () => {
     const before = [await seqOf(a!.id), await seqOf(b!.id)]
     expect(before[0]!.map((m) => m.text)).toEqual(['old0', 'old2', 'old4'])
 
-    expect(await db.migrate()).toEqual(['0002-session-message-order', '0003-recall'])
+    expect(await db.migrate()).toEqual(['0002-session-message-order', '0003-recall', '0004-retention'])
     expect([await seqOf(a!.id), await seqOf(b!.id)]).toEqual(before)
     const sessions = await db.query<{ name: string; last_seq: string; updated_at: Date }>(
       'SELECT name, last_seq::text, updated_at FROM sessions WHERE id = ANY($1) ORDER BY name',
@@ -96,6 +99,7 @@ describe('migrations', () => {
     expect((await seqOf(c.id)).map((m) => m.seq)).toEqual(['1', '2', '3'])
 
     // down(): numbers unique across the table again, each session's order kept, identity restarts above them.
+    expect(await db.migrateDown()).toEqual(['0004-retention'])
     expect(await db.migrateDown()).toEqual(['0003-recall'])
     expect(await db.migrateDown()).toEqual(['0002-session-message-order'])
     const after = [await seqOf(a!.id), await seqOf(b!.id), await seqOf(c.id)]
@@ -107,11 +111,12 @@ describe('migrations', () => {
       [c.id],
     )) as [{ seq: string }]
     expect(Number(seq)).toBeGreaterThan(Math.max(...all))
-    expect(await db.migrate()).toEqual(['0002-session-message-order', '0003-recall'])
+    expect(await db.migrate()).toEqual(['0002-session-message-order', '0003-recall', '0004-retention'])
     expect((await db.messages.create({ sessionId: c.id, role: 'user' })).seq).toBe(Number(seq) + 1)
   })
 
   test('0003 estimates the token counts of existing messages, indexes existing text, keeps updated_at, and installs the extensions', async () => {
+    expect(await db.migrateDown()).toEqual(['0004-retention'])
     expect(await db.migrateDown()).toEqual(['0003-recall'])
     const [s] = await db.query<{ id: string }>(`INSERT INTO sessions (name) VALUES ('pre-0003') RETURNING id`)
     const [m] = await db.query<{ id: string; updated_at: Date }>(
@@ -119,7 +124,7 @@ describe('migrations', () => {
        VALUES ($1, 'user', 'The favourite colours of the runners', '{"f": 1}', '2021-01-01Z') RETURNING id, updated_at`,
       [s!.id],
     )
-    expect(await db.migrate()).toEqual(['0003-recall'])
+    expect(await db.migrate()).toEqual(['0003-recall', '0004-retention'])
     const [row] = await db.query<{ token_count: number; updated_at: Date; found: boolean }>(
       `SELECT token_count, updated_at, search_vector @@ websearch_to_tsquery('english', 'runner colour') AS found FROM messages WHERE id = $1`,
       [m!.id],
@@ -129,5 +134,32 @@ describe('migrations', () => {
     expect(db.features).toEqual({ vector: db.backend === 'pglite', trigram: true })
     const extensions = await db.query<{ extname: string }>(`SELECT extname FROM pg_extension WHERE extname IN ('pg_trgm', 'vector') ORDER BY 1`)
     expect(extensions.map((e) => e.extname)).toEqual(db.backend === 'pglite' ? ['pg_trgm', 'vector'] : ['pg_trgm'])
+  })
+
+  test('0004 adds memories.expires_at (NULL for existing memories) and its index; down() drops them, keeping the memories', async () => {
+    const expiryIndex = async () =>
+      (await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'memories' AND indexname = 'memories_expires_at_idx'`)).length
+    expect(await db.migrateDown()).toEqual(['0004-retention'])
+    expect(await expiryIndex()).toBe(0)
+    const [agent] = await db.query<{ id: number }>(`INSERT INTO agents (name, type, model) VALUES ('pre-0004', 't', 'm') RETURNING id`)
+    const [before] = await db.query<{ id: string }>(`INSERT INTO memories (name, agent_id, content) VALUES ('kept', $1, 'c') RETURNING id`, [agent!.id])
+    expect(await db.migrate()).toEqual(['0004-retention'])
+    expect(await expiryIndex()).toBe(1)
+    const kept = await db.memories.get(before!.id)
+    expect(kept).toMatchObject({ name: 'kept', content: 'c', expiresAt: null })
+    const dated = await db.memories.create({ name: 'dated', agentId: agent!.id, expiresAt: new Date('2100-01-01Z') })
+    const gone = await db.memories.create({ name: 'gone', agentId: agent!.id, expiresAt: new Date('2000-01-01Z') })
+    expect(await db.memories.get(gone.id)).toBeNull()
+
+    // down(): the column goes, the memories stay (an expired one is visible again: nothing expires).
+    expect(await db.migrateDown()).toEqual(['0004-retention'])
+    const columns = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'memories' AND column_name = 'expires_at'`)
+    expect(columns).toEqual([])
+    const names = await db.query<{ name: string }>('SELECT name FROM memories WHERE agent_id = $1 ORDER BY name', [agent!.id])
+    expect(names.map((r) => r.name)).toEqual(['dated', 'gone', 'kept'])
+    expect(await db.migrate()).toEqual(['0004-retention'])
+    expect(await db.memories.get(dated.id)).toMatchObject({ expiresAt: null })
+    expect(await db.memories.get(gone.id)).toMatchObject({ expiresAt: null })
+    expect(await db.migrate()).toEqual([])
   })
 })
