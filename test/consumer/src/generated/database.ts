@@ -57,6 +57,7 @@ export interface Memories {
   content: string | null;
   created_at: Generated<Timestamp>;
   description: string | null;
+  expires_at: Timestamp | null;
   id: Generated<string>;
   metadata: Generated<Json>;
   name: string;
