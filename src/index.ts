@@ -43,7 +43,7 @@ export {
 export { AgentRepository, type AgentListOptions } from './repositories/agent.repository.js'
 export { UserRepository } from './repositories/user.repository.js'
 export { SessionRepository, type SessionFilter } from './repositories/session.repository.js'
-export { MessageRepository, type ListBySessionOptions, type MessageList } from './repositories/message.repository.js'
+export { MessageRepository, type ListBySessionOptions, type MessageList, type PruneOptions } from './repositories/message.repository.js'
 export { MemoryRepository, type MemoryScope, type MemoryFilter, type MemorySearchOptions } from './repositories/memory.repository.js'
 export type { MessageSearchOptions } from './repositories/message.repository.js'
 export type { ResolveScope, EffectiveOptions } from './repositories/memory-scope.js'

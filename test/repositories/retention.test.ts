@@ -156,4 +156,28 @@ describe('messages.prune', () => {
     }
     for (const m of written) expect(ids.has(m.id), `message ${m.id} written during prune`).toBe(true)
   })
+
+  test('on db.withSchema(name), prune and expiry address that schema only', async () => {
+    const root = ctx.root()
+    const tenant = root.withSchema('retention_tenant')
+    await tenant.migrate()
+    try {
+      const inTenant = await session(tenant, [old(2), recent(1)])
+      const inPublic = await session(root, [old(2), recent(1)])
+      expect(await tenant.messages.prune({ olderThan: cutoff })).toBe(1)
+      expect(await remaining(tenant, inTenant.id)).toEqual([2])
+      expect(await remaining(root, inPublic.id)).toEqual([1, 2])
+      await root.sessions.delete(inPublic.id)
+      const agent = await tenant.agents.create({ name: unique('agent'), type: 't', model: 'm' })
+      const gone = await tenant.memories.create({ name: 'x', agentId: agent.id, expiresAt: old(1) })
+      expect(await tenant.memories.get(gone.id)).toBeNull()
+      const fresh = await tenant.memories.create({ name: 'x', agentId: agent.id, content: 'new' })
+      expect(fresh).toMatchObject({ content: 'new', expiresAt: null })
+      expect(fresh.id).not.toBe(gone.id)
+      await tenant.memories.update(fresh.id, { expiresAt: old(1) })
+      expect(await tenant.memories.sweepExpired()).toBe(1)
+    } finally {
+      await root.query('DROP SCHEMA retention_tenant CASCADE')
+    }
+  })
 })
