@@ -170,6 +170,10 @@ function replicaOptionIssues(options: DbOptions): FieldIssue[] {
   if (replicas !== undefined) {
     if (!Array.isArray(replicas) || replicas.some((r) => typeof r !== 'string' || r === '')) {
       issues.push({ field: 'replicas', messages: ['replicas must be an array of PostgreSQL URLs'] })
+    } else if (replicas.some((r) => !parsesAsUrl(r))) {
+      // Never the URL itself in the message: it may hold a password.
+      const bad = replicas.flatMap((r, i) => (parsesAsUrl(r) ? [] : [i]))
+      issues.push({ field: 'replicas', messages: [`replicas[${bad.join('], replicas[')}] is not a valid PostgreSQL connection string`] })
     } else if (replicas.length > 0 && (options.embedded || options.dataDir !== undefined)) {
       issues.push({ field: 'replicas', messages: ['replicas need a PostgreSQL server (url or DATABASE_URL), not the embedded database'] })
     }
@@ -181,6 +185,15 @@ function replicaOptionIssues(options: DbOptions): FieldIssue[] {
     issues.push({ field: 'maxReplicaLag', messages: ['maxReplicaLag must be a whole number of ms, 0 or more'] })
   }
   return issues
+}
+
+const parsesAsUrl = (url: string): boolean => {
+  try {
+    parseIntoClientConfig(url)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Builds the pool for a server URL. The URL and password are never stored as strings on it. */

@@ -122,7 +122,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
     const db = new Db<Tables>(new Scope(root, undefined, ''), { lifetime, appMigrations }, true)
     try {
       // Fails fast with a clear error when the server can't be reached; migrate() reads them too.
-      await (options.migrate ? db.migrate() : root.extensions.refresh((sql) => db.query<any>(sql)))
+      await (options.migrate ? db.migrate() : root.extensions.refresh((sql) => new Scope(root, undefined, '', 'read').readRows(sql)))
     } catch (err) {
       await lifetime.close().catch(() => undefined)
       throw err

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { Kysely, Transaction, type Compilable, type KyselyConfig, type QueryResult } from 'kysely'
 import type { QueryResult as PgResult } from 'pg'
 import type { Database } from '../generated/database.js'
-import { MisuseError } from '../errors.js'
+import { DbClosedError, MisuseError } from '../errors.js'
 import type { Binding } from './binding.js'
 import type { QueryRunner } from './query-runner.js'
 import type { PgConnection } from './pg-connection.js'
@@ -20,6 +20,8 @@ import { ExtensionCatalog, type ExtensionName, type InstalledExtension } from '.
  */
 export interface ReadRouter {
   read<R>(schema: string, fn: (scope: Scope) => Promise<R>): Promise<R>
+  /** A root scope of the primary for reads: its statements do not count as writes. */
+  onPrimary(schema: string): Scope
   /** A statement, transaction or pinned connection on the primary has ended: it may have written. */
   noteWrite(): void
 }
@@ -83,6 +85,19 @@ export class ScopeRoot implements ConnectionSource {
     }
     const misuse = this.fixtures.check(current)
     return misuse === undefined ? this.runner.acquire() : Promise.reject(misuse)
+  }
+
+  /**
+   * Throws what {@link acquireConnection} would refuse before any connection is asked for (a
+   * closed Db, a root query while a test fixture's transaction is open): for reads that a router
+   * sends to a replica's pool.
+   */
+  assertUsable(): void {
+    if (this.runner.closed) throw new DbClosedError()
+    let current = this.context.getStore()
+    while (current !== undefined && !current.open) current = current.parent
+    const misuse = this.fixtures.check(current)
+    if (misuse !== undefined) throw misuse
   }
 
   /** Runs `fn` in `binding`'s async context (see {@link Scope.runInside}). */
@@ -162,7 +177,9 @@ export class Scope implements QueryContext {
    */
   read<R>(fn: (scope: Scope) => Promise<R>): Promise<R> {
     const router = this.root.router
-    return router === undefined || this.binding !== undefined || this.routing !== 'default' ? fn(this) : router.read(this.schema, fn)
+    if (router === undefined || this.binding !== undefined || this.routing === 'read') return fn(this)
+    // db.primary: its reads run on the primary and, being reads, do not count as writes.
+    return this.routing === 'primary' ? fn(router.onPrimary(this.schema)) : router.read(this.schema, fn)
   }
 
   /** The Kysely instance of this scope (bound to its connection, if any; built on first use). */
@@ -225,7 +242,7 @@ export class Scope implements QueryContext {
   }
 
   async #execute(sql: string, params: readonly unknown[], named: boolean): Promise<PgResult> {
-    const binding = this.binding
+    const { binding, root } = this
     if (binding !== undefined) {
       binding.assertOpen()
       if (binding.hasOpenSavepoint) {
@@ -235,15 +252,22 @@ export class Scope implements QueryContext {
           binding.assertOpen()
         }
       }
-      return binding.conn.query(sql, params, named)
+      // A statement on a pinned connection outside a transaction commits on its own.
+      if (binding.kind !== 'pinned') return binding.conn.query(sql, params, named)
+      try {
+        return await binding.conn.query(sql, params, named)
+      } finally {
+        root.router?.noteWrite()
+      }
     }
-    const root = this.root
     const conn = await root.acquireConnection()
     let result: PgResult
     try {
       result = await conn.query(sql, params, named)
     } catch (err) {
       await root.runner.release(conn, 'idle')
+      // Sent and then lost: it may have committed.
+      if (this.routing !== 'read') root.router?.noteWrite()
       throw err
     }
     if (!root.runner.releaseIfClean(conn)) await root.releaseConnection(conn)

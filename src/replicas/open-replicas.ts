@@ -2,6 +2,7 @@ import { serverPool, type DbOptions } from '../connect-options.js'
 import type { DbLifetime } from '../db-lifetime.js'
 import { openRoot } from '../db-open.js'
 import { Scope, type ScopeRoot } from '../execution/scope.js'
+import { PrimaryClock } from './primary-clock.js'
 import { ReplicaHealth } from './replica-health.js'
 import { ReplicaRouter } from './router.js'
 
@@ -23,6 +24,7 @@ export async function openReplicas(primary: ScopeRoot, lifetime: DbLifetime, opt
   if (urls.length === 0) return
   const maxLag = options.maxReplicaLag ?? DEFAULT_MAX_REPLICA_LAG
   const replicas: ReplicaHealth[] = []
+  const clock = new PrimaryClock(new Scope(primary, undefined, '', 'read'), maxLag, options.logger)
   const lifetimes: DbLifetime[] = []
   lifetime.onClose(async () => {
     await Promise.all(lifetimes.map((l) => l.close()))
@@ -37,10 +39,7 @@ export async function openReplicas(primary: ScopeRoot, lifetime: DbLifetime, opt
       if (scope === undefined) scopes.set(schema, (scope = new Scope(opened.root, undefined, schema)))
       return scope
     }
-    replicas.push(new ReplicaHealth(conn.target, scopeOf, maxLag, options.logger))
+    replicas.push(new ReplicaHealth(conn.target, scopeOf, clock, maxLag, options.logger))
   }
-  primary.router = new ReplicaRouter(primary, replicas, {
-    readYourWrites: options.readYourWrites ?? true,
-    logger: options.logger,
-  })
+  primary.router = new ReplicaRouter(primary, replicas, clock, { readYourWrites: options.readYourWrites ?? true, logger: options.logger })
 }

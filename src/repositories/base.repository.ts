@@ -6,6 +6,8 @@ import { NotFoundError } from '../errors.js'
 import { assertId, assertOptions, assertUuid, MAX_INT4, validateInput } from '../validation.js'
 import { shapeOf } from '../execution/compiled-shapes.js'
 import { kyselyContext, readOn, type QueryContext } from '../execution/query-context.js'
+import { toKyselyResult } from '../execution/kysely-glue.js'
+import { Scope } from '../execution/scope.js'
 import { badCursor, cursorScope, decodeCursor, encodeCursor, intKey, readLimit, uuidKey, type Keyset, type Page } from './cursor.js'
 
 export { excludedOf, whereEq } from './query-helpers.js'
@@ -116,8 +118,11 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
    * ```
    */
   protected readQuery<R>(query: Compilable<R>): Promise<QueryResult<R>> {
-    const compiled = query.compile()
-    return readOn(this.context, (context) => context.kysely.executeQuery(compiled))
+    const { sql, parameters } = query.compile()
+    return readOn(this.context, async (context) =>
+      // A Db's scope runs it as its own statement (routed, not counted as a write); a bare Kysely, through Kysely.
+      context instanceof Scope ? toKyselyResult<R>(await context.execute(sql, parameters, true)) : context.kysely.executeQuery<R>(query.compile()),
+    )
   }
 
   /** The executor, untyped over the table name (the base class is generic over tables). */

@@ -52,7 +52,7 @@ describe.skipIf(backend !== 'postgres' || !clusterSupported())('read replicas on
     Db.connect({ url: pair.primary.url(), poolSize: 3, connectTimeout: 1_000, ...options })
 
   test('readYourWrites: false — a read right after a write is stale: it went to the replica', async () => {
-    await using db = await open({ replicas: [pair.delayed.url()], readYourWrites: false })
+    await using db = await open({ replicas: [pair.delayed.url()], readYourWrites: false, maxReplicaLag: 60_000 })
     const created = await db.agents.create(agent('stale-read'))
     expect(await db.agents.get(created.id)).toBeNull()
     expect(await db.agents.getByName('stale-read')).toBeNull()
@@ -63,7 +63,7 @@ describe.skipIf(backend !== 'postgres' || !clusterSupported())('read replicas on
   })
 
   test('readYourWrites: true — a read after a write sees it; reads with nothing to wait for still go to the replica', async () => {
-    await using db = await open({ replicas: [pair.delayed.url()] })
+    await using db = await open({ replicas: [pair.delayed.url()], maxReplicaLag: 60_000 })
     const created = await db.agents.create(agent('ryw'))
     expect((await db.agents.get(created.id))?.name).toBe('ryw')
     const session = await db.transaction(async (tx) => {
@@ -85,12 +85,14 @@ describe.skipIf(backend !== 'postgres' || !clusterSupported())('read replicas on
   })
 
   test('reads are spread over the replicas', async () => {
-    const applicationName = 'amdb-spread'
-    await using db = await open({ replicas: [pair.replica.url(), pair.delayed.url()], applicationName })
+    await using db = await open({ replicas: [pair.replica.url(), pair.delayed.url()], maxReplicaLag: 60_000 })
     await pair.caughtUp(pair.delayed)
-    for (let i = 0; i < 6; i++) await db.agents.count()
-    expect(await pair.connections(pair.replica, applicationName)).toBeGreaterThan(0)
-    expect(await pair.connections(pair.delayed, applicationName)).toBeGreaterThan(0)
+    const created = await other.agents.create(agent('spread'))
+    await pair.caughtUp(pair.replica) // the delayed one has not applied it yet
+    const seen = await Promise.all(Array.from({ length: 6 }, async () => (await db.agents.get(created.id)) !== null))
+    for (let i = 0; i < 6; i++) seen.push((await db.agents.get(created.id)) !== null)
+    expect(seen).toContain(true) // from the replica
+    expect(seen).toContain(false) // from the delayed replica
   })
 
   test('a replica lagging more than maxReplicaLag is skipped with one warning, and used again once it catches up', async () => {
@@ -110,6 +112,47 @@ describe.skipIf(backend !== 'postgres' || !clusterSupported())('read replicas on
     expect(logger.matching('lags more than maxReplicaLag')).toHaveLength(1)
     expect(JSON.stringify(logger.lines)).not.toContain('password')
   })
+
+  test('read-your-writes covers writes on withConnection, startTransaction and savepoints', async () => {
+    await using db = await open({ replicas: [pair.delayed.url()], maxReplicaLag: 60_000 })
+    await pair.caughtUp(pair.delayed)
+    const pinned = await db.withConnection(async (conn) => {
+      const a = await conn.agents.create(agent('pinned-write'))
+      return db.agents.get(a.id) // the root Db, while the connection is still pinned
+    })
+    expect(pinned?.name).toBe('pinned-write')
+    const handle = await db.startTransaction()
+    const b = await handle.db.agents.create(agent('handle-write'))
+    await handle.db.transaction((sp) => sp.agents.update(b.id, { description: 'in a savepoint' }))
+    await handle.commit()
+    expect((await db.agents.get(b.id))?.description).toBe('in a savepoint')
+  })
+
+  test('a replica cut off from the primary (it believes it is up to date) is skipped once it is maxReplicaLag behind', async () => {
+    const logger = recordingLogger()
+    await using db = await open({ replicas: [pair.replica.url()], readYourWrites: false, maxReplicaLag: 1_000, logger })
+    await pair.caughtUp(pair.replica)
+    const seed = await other.agents.create(agent('cut-off-seed'))
+    await pair.caughtUp(pair.replica)
+    // The Db watches the primary for longer than maxReplicaLag.
+    for (let i = 0; i < 12; i++) {
+      expect((await db.agents.get(seed.id))?.name).toBe('cut-off-seed')
+      await sleep(100)
+    }
+    const conninfo = await pair.replica.psql('SHOW primary_conninfo') // written by pg_basebackup -R
+    await pair.replica.psql("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres'")
+    await pair.replica.psql('SELECT pg_reload_conf()')
+    try {
+      await sleep(500)
+      const created = await other.agents.create(agent('cut-off'))
+      await waitFor('the cut-off replica to be skipped', async () => (await db.agents.get(created.id)) !== null || undefined, { timeout: 5_000, every: 100 })
+      expect(logger.matching('lags more than maxReplicaLag')).toHaveLength(1)
+    } finally {
+      await pair.replica.psql(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replaceAll("'", "''")}'`)
+      await pair.replica.psql('SELECT pg_reload_conf()')
+    }
+    await pair.caughtUp(pair.replica)
+  }, 30_000)
 
   test('replica stopped: reads keep working from the primary, with one warning; it is used again after it comes back', async () => {
     const logger = recordingLogger()
@@ -195,17 +238,23 @@ describe.skipIf(backend !== 'postgres' || !clusterSupported())('read replicas on
 
   // Last: it stops the primary.
   test('primary stopped: reads of replicated rows are served by the replicas; writes fail with ConnectionError', async () => {
-    await using db = await open({ replicas: [pair.replica.url()] })
+    const logger = recordingLogger()
+    await using db = await open({ replicas: [pair.replica.url()], logger })
     const a = await db.agents.create(agent('primary-down'))
     const user = await db.users.create({ email: 'primary-down@example.com' })
     const session = await db.sessions.create({ userId: user.id, agentId: a.id })
     await db.messages.create({ sessionId: session.id, role: 'user', textContent: 'replicated before the outage' })
+    await db.memories.create({ name: 'favourite colour', content: 'teal', agentId: a.id })
     await pair.caughtUp(pair.replica)
-    expect((await db.agents.get(a.id))?.name).toBe('primary-down')
 
+    // The first read after these writes cannot ask the primary for its position: one warning, and
+    // the replica serves what it has.
     await pair.primary.stopServer('fast')
     try {
       expect((await db.agents.get(a.id))?.name).toBe('primary-down')
+      expect(logger.matching('the primary does not answer')).toHaveLength(1)
+      const fuzzy = await db.memories.search({ text: 'favourite colr', mode: 'fuzzy', agentId: a.id })
+      expect(fuzzy.map((h) => h.item.content)).toEqual(['teal']) // a transaction (planner settings) on the replica
       expect((await db.users.getByEmail('primary-down@example.com'))?.id).toBe(user.id)
       expect((await db.messages.listBySession(session.id)).map((m) => m.textContent)).toEqual(['replicated before the outage'])
       expect((await db.context.load(session.id))?.session.id).toBe(session.id)
@@ -213,6 +262,7 @@ describe.skipIf(backend !== 'postgres' || !clusterSupported())('read replicas on
       expect(hits.map((h) => h.item.id)).toHaveLength(1)
       await expect(db.agents.create(agent('during-outage'))).rejects.toBeInstanceOf(ConnectionError)
       expect((await db.agents.get(a.id))?.name).toBe('primary-down')
+      expect(logger.matching('the primary does not answer')).toHaveLength(1)
     } finally {
       await pair.primary.startServer()
     }
