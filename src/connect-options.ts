@@ -85,6 +85,20 @@ export interface DbOptions {
    * registered: nothing recorded, next to no cost); `false` turns it off; or give the providers.
    */
   telemetry?: TelemetryOption
+  /**
+   * Read replicas (server only): URLs of streaming replicas of `url`. Repository reads outside a
+   * transaction go to them in turn; writes, transactions, `query`, `batch`, `withConnection` and
+   * `kysely` go to the primary (see the README, Read replicas). Each replica gets its own pool
+   * with this Db's options.
+   */
+  replicas?: readonly string[]
+  /**
+   * With replicas: a read goes to a replica only once it has replayed every write this Db (and
+   * the Dbs made from it) committed before the read began; otherwise to the primary. Default true.
+   */
+  readYourWrites?: boolean
+  /** With replicas: a replica whose data is older than this many ms is skipped. Default 10 000. */
+  maxReplicaLag?: number
   /** @internal automagik-db/testing: a PGlite already started (from a snapshot), used instead of starting one; closed with the Db. */
   pglite?: PGlite
 }
@@ -143,9 +157,43 @@ export function checkOptions(options: DbOptions): void {
   if (options.url !== undefined && (options.dataDir !== undefined || options.embedded)) {
     issues.push({ field: 'url', messages: ['url cannot be combined with dataDir or embedded: pick one database'] })
   }
+  issues.push(...replicaOptionIssues(options))
   const telemetry = telemetryOptionProblem(options.telemetry)
   if (telemetry !== undefined) issues.push({ field: 'telemetry', messages: [telemetry] })
   if (issues.length > 0) throw new ValidationError(issues, 'Db.connect')
+}
+
+/** What is wrong with `replicas`, `readYourWrites` and `maxReplicaLag`. */
+function replicaOptionIssues(options: DbOptions): FieldIssue[] {
+  const issues: FieldIssue[] = []
+  const { replicas, readYourWrites, maxReplicaLag } = options
+  if (replicas !== undefined) {
+    if (!Array.isArray(replicas) || replicas.some((r) => typeof r !== 'string' || r === '')) {
+      issues.push({ field: 'replicas', messages: ['replicas must be an array of PostgreSQL URLs'] })
+    } else if (replicas.some((r) => !parsesAsUrl(r))) {
+      // Never the URL itself in the message: it may hold a password.
+      const bad = replicas.flatMap((r, i) => (parsesAsUrl(r) ? [] : [i]))
+      issues.push({ field: 'replicas', messages: [`replicas[${bad.join('], replicas[')}] is not a valid PostgreSQL connection string`] })
+    } else if (replicas.length > 0 && (options.embedded || options.dataDir !== undefined)) {
+      issues.push({ field: 'replicas', messages: ['replicas need a PostgreSQL server (url or DATABASE_URL), not the embedded database'] })
+    }
+  }
+  if (readYourWrites !== undefined && typeof readYourWrites !== 'boolean') {
+    issues.push({ field: 'readYourWrites', messages: ['readYourWrites must be true or false'] })
+  }
+  if (maxReplicaLag !== undefined && (!Number.isInteger(maxReplicaLag) || maxReplicaLag < 0)) {
+    issues.push({ field: 'maxReplicaLag', messages: ['maxReplicaLag must be a whole number of ms, 0 or more'] })
+  }
+  return issues
+}
+
+const parsesAsUrl = (url: string): boolean => {
+  try {
+    parseIntoClientConfig(url)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Builds the pool for a server URL. The URL and password are never stored as strings on it. */

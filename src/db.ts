@@ -1,16 +1,16 @@
 import { inspect } from 'node:util'
 import type { Kysely } from 'kysely'
 import type { Database } from './generated/database.js'
-import { checkOptions, embeddedPool, serverPool, type DbOptions, type ResolvedConnection } from './connect-options.js'
-import { assertSchemaName, openRoot } from './db-open.js'
+import type { DbOptions } from './connect-options.js'
+import { openDb } from './db-connect.js'
+import { assertSchemaName } from './db-open.js'
 import { migrateDownLatest, migrateLatest, migrationStatusOf, runMigrator, type MigrationStatus, type Migrators } from './migrator.js'
-import { loadAppMigrations } from './migration-sources.js'
 import type { QueryContext } from './execution/query-context.js'
 import type { RepositoryClass, Shared } from './db-types.js'
 import { MisuseError, ValidationError } from './errors.js'
-import { checkSql } from './validation.js'
-import { Binding, Scope } from './execution/scope.js'
-import { runBatch } from './execution/batch.js'
+import { withPinnedConnection } from './execution/pinned.js'
+import { Scope } from './execution/scope.js'
+import { runBatch, runQuery } from './execution/batch.js'
 import type { Features } from './execution/extensions.js'
 import { openTransaction, runTransaction, type IsolationLevel, type TransactionOptions } from './execution/transaction.js'
 import { repositories, type Repositories, type RepositoryName } from './repositories/registry.js'
@@ -49,6 +49,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
   readonly #repositories: Partial<Record<RepositoryName, unknown>> = {}
   /** The app's repositories made by {@link Db.repository}, one per class. */
   readonly #appRepositories = new Map<Function, unknown>()
+  #primaryDb: Db<Tables> | undefined
 
   static {
     // One getter per entry of the registry; each repository is made on first use, so a
@@ -117,20 +118,31 @@ export class Db<Tables = {}> implements AsyncDisposable {
    * ```
    */
   static async connect<Tables = {}>(options: DbOptions = {}): Promise<Db<Tables>> {
-    checkOptions(options)
-    const appMigrations = await loadAppMigrations(options.migrations)
-    const url = options.embedded || options.dataDir !== undefined ? undefined : (options.url ?? process.env.DATABASE_URL)
-    const conn: ResolvedConnection = url ? serverPool(url, options) : await embeddedPool(options)
-    const { root, lifetime } = await openRoot(conn, options)
+    const { root, lifetime, appMigrations } = await openDb(options)
     const db = new Db<Tables>(new Scope(root, undefined, ''), { lifetime, appMigrations }, true)
     try {
       // Fails fast with a clear error when the server can't be reached; migrate() reads them too.
-      await (options.migrate ? db.migrate() : root.extensions.refresh((sql) => db.query<any>(sql)))
+      await (options.migrate ? db.migrate() : root.extensions.refresh((sql) => new Scope(root, undefined, '', 'read').readRows(sql)))
     } catch (err) {
       await lifetime.close().catch(() => undefined)
       throw err
     }
     return db
+  }
+
+  /**
+   * This Db reading from the primary only (see {@link DbOptions.replicas}): for a read that must
+   * see what another process has just written. Without replicas, this Db.
+   *
+   * @example
+   * ```ts
+   * const fresh = await db.primary.messages.listBySession(sessionId)
+   * ```
+   */
+  get primary(): Db<Tables> {
+    const scope = this.#scope
+    if (scope.root.router === undefined || scope.binding !== undefined || scope.routing === 'primary') return this
+    return (this.#primaryDb ??= new Db<Tables>(scope.routed('primary'), this.#shared))
   }
 
   /** Optional capabilities: `vector` (pgvector) and `trigram` (pg_trgm) search. */
@@ -219,7 +231,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
   #migrate<T>(op: (migrators: Migrators) => Promise<T>): Promise<T> {
     const scope = this.#scope
     const app = this.#shared.appMigrations
-    return scope.binding !== undefined ? runMigrator(scope, app, op) : this.#pinned((pinned) => runMigrator(pinned, app, op))
+    return scope.binding !== undefined ? runMigrator(scope, app, op) : withPinnedConnection(scope, (pinned) => runMigrator(pinned, app, op))
   }
 
   /**
@@ -282,13 +294,8 @@ export class Db<Tables = {}> implements AsyncDisposable {
    * const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM agents WHERE active = $1', [true])
    * ```
    */
-  async query<R = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<R[]> {
-    checkSql(text, 'db.query')
-    if (!Array.isArray(params)) {
-      throw new ValidationError([{ field: 'params', messages: ['must be an array'] }], 'db.query')
-    }
-    const result = await this.#scope.execute(text, params, true)
-    return (result.rows ?? []) as R[]
+  query<R = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    return runQuery<R>(this.#scope, text, params)
   }
 
   /**
@@ -300,11 +307,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
    * await db.batch('INSERT INTO audit (user_id, message) VALUES ($1, $2)', [[1, 'a'], [1, 'b']])
    * ```
    */
-  async batch(text: string, rows: readonly (readonly unknown[])[]): Promise<number> {
-    checkSql(text, 'db.batch')
-    if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r))) {
-      throw new ValidationError([{ field: 'rows', messages: ['must be an array of parameter arrays'] }], 'db.batch')
-    }
+  batch(text: string, rows: readonly (readonly unknown[])[]): Promise<number> {
     return runBatch(this.#scope, text, rows)
   }
 
@@ -324,19 +327,7 @@ export class Db<Tables = {}> implements AsyncDisposable {
    */
   withConnection<T>(fn: (conn: Db<Tables>) => Promise<T>): Promise<T> {
     if (this.#scope.binding !== undefined) return fn(this)
-    return this.#pinned((scope) => scope.runInside(() => fn(this.#bound(scope))))
-  }
-
-  async #pinned<T>(fn: (scope: Scope) => Promise<T>): Promise<T> {
-    const root = this.#scope.root
-    const conn = await root.acquireConnection()
-    const binding = new Binding('pinned', conn)
-    try {
-      return await fn(new Scope(root, binding, this.#scope.schema))
-    } finally {
-      binding.end('released')
-      await root.runner.release(conn, 'reset')
-    }
+    return withPinnedConnection(this.#scope, (scope) => scope.runInside(() => fn(this.#bound(scope))))
   }
 
   /**

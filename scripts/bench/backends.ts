@@ -86,6 +86,7 @@ async function openServer(options: BenchOptions, log: Log, onCleanup: (fn: () =>
   const drizzlePool = newPool()
   closers.push(() => drizzlePool.end())
 
+  const untraced = await connectAmdb('amdb-no-telemetry', 'automagik-db, telemetry: false (OpenTelemetry off)', { telemetry: false })
   const variants: AmdbUnderTest[] = []
   if (options.variants) {
     variants.push(await connectAmdb('amdb-unnamed', 'automagik-db, preparedStatements: false', { preparedStatements: false }))
@@ -115,6 +116,7 @@ async function openServer(options: BenchOptions, log: Log, onCleanup: (fn: () =>
       drizzle: drizzle({ client: drizzlePool, schema }),
       amdb,
       variants,
+      untraced,
       execAll,
       seed,
       copyAvailable: copyError === null,

@@ -70,6 +70,11 @@ export interface BenchContext {
   /** automagik-db with its defaults, then any --variants. */
   amdb: AmdbUnderTest
   variants: AmdbUnderTest[]
+  /**
+   * Server only: automagik-db with `telemetry: false`, next to the default (OpenTelemetry API
+   * installed, no SDK registered) in workload 1: the cost of the telemetry hooks, same run.
+   */
+  untraced?: AmdbUnderTest
   /** Runs seed SQL on every database of this backend (PGlite: both instances). */
   execAll(sql: string): Promise<void>
   seed: SeedInfo

@@ -1,6 +1,26 @@
 import { toKyselyResult } from './kysely-glue.js'
 import { runTransaction } from './transaction.js'
 import type { Scope } from './scope.js'
+import { ValidationError } from '../errors.js'
+import { checkSql } from '../validation.js'
+
+/**
+ * `db.query`: one parameterised statement in `scope` (the primary, or the scope's transaction),
+ * its input checked before any SQL; returns its rows.
+ *
+ * @example
+ * ```ts
+ * const rows = await runQuery<{ n: number }>(scope, 'SELECT $1::int AS n', [1])
+ * ```
+ */
+export async function runQuery<R>(scope: Scope, text: string, params: readonly unknown[]): Promise<R[]> {
+  checkSql(text, 'db.query')
+  if (!Array.isArray(params)) {
+    throw new ValidationError([{ field: 'params', messages: ['must be an array'] }], 'db.query')
+  }
+  const result = await scope.execute(text, params, true)
+  return (result.rows ?? []) as R[]
+}
 
 /**
  * Runs `text` once per row of parameters in one transaction (a savepoint inside one) and returns
@@ -12,6 +32,10 @@ import type { Scope } from './scope.js'
  * ```
  */
 export async function runBatch(scope: Scope, text: string, rows: readonly (readonly unknown[])[]): Promise<number> {
+  checkSql(text, 'db.batch')
+  if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r))) {
+    throw new ValidationError([{ field: 'rows', messages: ['must be an array of parameter arrays'] }], 'db.batch')
+  }
   if (rows.length === 0) return 0
   return runTransaction(
     scope,

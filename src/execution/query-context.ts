@@ -23,6 +23,24 @@ export interface QueryContext<DB = Database> {
    * version, or FeatureUnavailableError when the database does not have it.
    */
   extension(extension: ExtensionName): Promise<InstalledExtension>
+  /**
+   * Runs a read where this context's reads go: a Db with read replicas sends a root scope's
+   * reads to a replica (or to the primary when none is usable or caught up); elsewhere `fn` runs
+   * on this context. Optional: without it, reads run here.
+   */
+  read?<R>(fn: (context: QueryContext<DB>) => Promise<R>): Promise<R>
+}
+
+/**
+ * Runs the read `fn` where `context` sends its reads (see {@link QueryContext.read}).
+ *
+ * @example
+ * ```ts
+ * const { rows } = await readOn(context, (ctx) => ctx.runCompiled('agents.get', [id], build))
+ * ```
+ */
+export function readOn<DB, R>(context: QueryContext<DB>, fn: (context: QueryContext<DB>) => Promise<R>): Promise<R> {
+  return context.read === undefined ? fn(context) : context.read(fn)
 }
 
 /**

@@ -82,6 +82,10 @@ export class QueryRunner implements ConnectionHost {
   get closeTimeout(): number {
     return this.#options.closeTimeout
   }
+  /** True once `end()` was called: new work fails with DbClosedError. */
+  get closed(): boolean {
+    return this.#closed
+  }
   get singleConnection(): boolean {
     return this.#options.backend === 'pglite'
   }

@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { Kysely, Transaction, type Compilable, type KyselyConfig, type QueryResult } from 'kysely'
 import type { QueryResult as PgResult } from 'pg'
 import type { Database } from '../generated/database.js'
-import { MisuseError, TransactionClosedError } from '../errors.js'
+import { DbClosedError, MisuseError } from '../errors.js'
+import type { Binding } from './binding.js'
 import type { QueryRunner } from './query-runner.js'
 import type { PgConnection } from './pg-connection.js'
 import { KyselyConnection, pinnedSource, ScopeDriver, scopeDialect, toKyselyResult, type ConnectionSource } from './kysely-glue.js'
@@ -12,156 +13,25 @@ import type { Telemetry } from '../telemetry/telemetry.js'
 import type { TransactionSpan } from '../telemetry/spans.js'
 import { ExtensionCatalog, type ExtensionName, type InstalledExtension } from './extensions.js'
 
-/** What a scope bound to one connection is: a pinned connection, a transaction or a savepoint. */
-export type BindingKind = 'pinned' | 'transaction' | 'savepoint'
-
 /**
- * The life of one connection-bound scope: which connection (and which lease of it), what it runs
- * inside, whether it has ended, and the savepoint open inside it. Every statement of the scope
- * checks {@link Binding.assertOpen} first, so a Db or handle kept past its transaction (a missing
- * await, a finished test) fails instead of running on whoever holds the connection now.
+ * Where a root Db's reads go when it has read replicas (see `src/replicas/`): `fn` runs on a
+ * scope of the replica chosen, or on the primary. Statements on the primary report themselves
+ * through {@link ReadRouter.noteWrite} (read-your-writes).
  */
-export class Binding {
-  readonly kind: BindingKind
-  readonly conn: PgConnection
-  readonly parent: Binding | undefined
-  /** The lease of `conn` this binding belongs to: once the connection is lent again, it is stale. */
-  readonly #lease: number
-  #ended: 'committed' | 'rolled back' | 'released' | undefined
-  #savepoints = 0
-  /** The end of the savepoint opened last from this binding: the next one waits for it. */
-  #tail: Promise<void> = Promise.resolve()
-  /** The savepoint open inside this binding, if any (siblings take turns, so at most one). */
-  #child: Binding | undefined
-  /** Lets the next sibling savepoint in; called once, when this savepoint ends. */
-  #letNextIn: (() => void) | undefined
-  #signalEnd: (() => void) | undefined
-  #endedSignal: Promise<void> | undefined
-  /** Set for a savepoint opened by startTransaction(): only its opener ends it. */
-  #manual = false
-  /** @internal The telemetry span of this transaction or savepoint (when traced): its statements' parent. */
-  span: TransactionSpan | undefined
-
-  constructor(kind: BindingKind, conn: PgConnection, parent?: Binding) {
-    this.kind = kind
-    this.conn = conn
-    this.parent = parent
-    this.#lease = conn.lease
-  }
-
-  /** True until this binding, or one around it, has ended (or its connection was lent again). */
-  get open(): boolean {
-    return this.#ended === undefined && this.conn.lease === this.#lease && (this.parent?.open ?? true)
-  }
-
-  /** True inside a transaction (or a savepoint of one). */
-  get inTransaction(): boolean {
-    return this.kind !== 'pinned'
-  }
-
-  /** True when a savepoint opened by startTransaction() is open inside this binding. */
-  get hasOpenManualSavepoint(): boolean {
-    const child = this.#child
-    return child !== undefined && child.#manual
-  }
-
-  /** True when a savepoint is open inside this binding. */
-  get hasOpenSavepoint(): boolean {
-    return this.#child !== undefined
-  }
-
-  /**
-   * Marks the end of this binding; statements through it fail from now on. A savepoint still
-   * open inside it ends with it (its callback outlived the transaction: a missing await).
-   */
-  end(how: 'committed' | 'rolled back' | 'released'): void {
-    if (this.#ended !== undefined) return
-    this.#ended = how
-    const child = this.#child
-    if (child !== undefined) {
-      child.end('rolled back')
-      child.finished()
-    }
-  }
-
-  /**
-   * Called once the statement that ended this binding (COMMIT, RELEASE, …) has run: the next
-   * sibling savepoint may open, and statements of the parent that waited for it go on.
-   */
-  finished(): void {
-    const parent = this.parent
-    if (parent !== undefined && parent.#child === this) parent.#child = undefined
-    const letNextIn = this.#letNextIn
-    this.#letNextIn = undefined
-    letNextIn?.()
-    this.#signalEnd?.()
-  }
-
-  /** Throws TransactionClosedError once this binding, or one around it, has ended. */
-  assertOpen(): void {
-    if (this.#ended !== undefined) throw closedError(this.#ended)
-    if (this.conn.lease !== this.#lease) throw closedError('released')
-    this.parent?.assertOpen()
-  }
-
-  /**
-   * When a savepoint is open inside this binding and `current` (the binding whose callback the
-   * caller runs in) is not inside it, a statement on this binding must wait for the savepoint to
-   * end — otherwise it would run inside the savepoint and share its fate. Undefined: run now.
-   */
-  savepointToWaitFor(current: Binding | undefined): Promise<void> | undefined {
-    const child = this.#child
-    if (child === undefined || (current !== undefined && child.encloses(current))) return undefined
-    return (child.#endedSignal ??= new Promise((r) => (child.#signalEnd = r)))
-  }
-
-  /** A name for the next savepoint of this transaction (unique on the connection). */
-  nextSavepointName(): string {
-    const top = this.#top()
-    return `amdb_sp_${++top.#savepoints}`
-  }
-
-  #top(): Binding {
-    let b: Binding = this
-    while (b.parent !== undefined && b.kind === 'savepoint') b = b.parent
-    return b
-  }
-
-  /**
-   * Waits until no other savepoint opened from this binding is open, and returns the function
-   * that lets the next one in: savepoints of one connection must not interleave.
-   */
-  async enterSavepoint(): Promise<() => void> {
-    let release!: () => void
-    const done = new Promise<void>((resolve) => (release = resolve))
-    const ready = this.#tail
-    this.#tail = this.#tail.then(() => done)
-    await ready
-    return release
-  }
-
-  /** Registers `child` as the savepoint now open inside this binding; `letNextIn` frees the turn. */
-  openSavepoint(child: Binding, letNextIn: () => void, manual: boolean): void {
-    this.#child = child
-    child.#letNextIn = letNextIn
-    child.#manual = manual
-  }
-
-  /** True when `inner` is this binding or runs inside it. */
-  encloses(inner: Binding): boolean {
-    for (let b: Binding | undefined = inner; b !== undefined; b = b.parent) if (b === this) return true
-    return false
-  }
+export interface ReadRouter {
+  read<R>(schema: string, fn: (scope: Scope) => Promise<R>): Promise<R>
+  /** A root scope of the primary for reads: its statements do not count as writes. */
+  onPrimary(schema: string): Scope
+  /** A statement, transaction or pinned connection on the primary has ended: it may have written. */
+  noteWrite(): void
 }
 
-const closedError = (state: string): TransactionClosedError =>
-  new TransactionClosedError(
-    state === 'released'
-      ? 'this Db was pinned to a connection by withConnection(), and its callback has ended: the ' +
-          'connection went back to the pool. Use the Db only inside the callback.'
-      : `this transaction is already ${state}: a query was issued after it ended (a missing await, ` +
-          'or a Db from a finished test kept around). Use the Db of a transaction that is still open.',
-  )
+/**
+ * How a root scope's statements are routed: `default` (repository reads to the replicas, if
+ * any), `primary` (everything on the primary: `db.primary`), or `read` (the primary, for reads
+ * the router sent there: they do not count as writes).
+ */
+export type Routing = 'default' | 'primary' | 'read'
 
 /** What every scope of one root Db shares. */
 export class ScopeRoot implements ConnectionSource {
@@ -180,6 +50,8 @@ export class ScopeRoot implements ConnectionSource {
   readonly telemetry: Telemetry | undefined
   /** The extensions of the database (read at connect and after migrations). */
   readonly extensions = new ExtensionCatalog()
+  /** @internal The read replicas' router (set once by Db.connect); undefined without replicas. */
+  router: ReadRouter | undefined
 
   /** @internal */
   constructor(runner: QueryRunner, destroy: () => Promise<void>, telemetry?: Telemetry) {
@@ -213,6 +85,19 @@ export class ScopeRoot implements ConnectionSource {
     }
     const misuse = this.fixtures.check(current)
     return misuse === undefined ? this.runner.acquire() : Promise.reject(misuse)
+  }
+
+  /**
+   * Throws what {@link acquireConnection} would refuse before any connection is asked for (a
+   * closed Db, a root query while a test fixture's transaction is open): for reads that a router
+   * sends to a replica's pool.
+   */
+  assertUsable(): void {
+    if (this.runner.closed) throw new DbClosedError()
+    let current = this.context.getStore()
+    while (current !== undefined && !current.open) current = current.parent
+    const misuse = this.fixtures.check(current)
+    if (misuse !== undefined) throw misuse
   }
 
   /** Runs `fn` in `binding`'s async context (see {@link Scope.runInside}). */
@@ -250,6 +135,7 @@ export class ScopeRoot implements ConnectionSource {
   }
 
   release(connection: KyselyConnection): Promise<void> {
+    this.router?.noteWrite()
     return this.releaseConnection(connection.pg, connection.statements > 1 ? 'session' : 'idle')
   }
 
@@ -269,12 +155,31 @@ export class Scope implements QueryContext {
   readonly binding: Binding | undefined
   /** The schema repositories and Kysely address; '' for the connection's search_path. */
   readonly schema: string
+  /** Where root statements and reads go (see {@link Routing}). */
+  readonly routing: Routing
   #kysely: Kysely<Database> | undefined
 
-  constructor(root: ScopeRoot, binding: Binding | undefined, schema: string) {
+  constructor(root: ScopeRoot, binding: Binding | undefined, schema: string, routing: Routing = 'default') {
     this.root = root
     this.binding = binding
     this.schema = schema
+    this.routing = routing
+  }
+
+  /**
+   * Runs a read: on a replica when this is a root scope of a Db with replicas (see
+   * `src/replicas/`), otherwise on this scope (a transaction's reads stay in it).
+   *
+   * @example
+   * ```ts
+   * const { rows } = await scope.read((s) => s.runCompiled('agents.get', [id], build))
+   * ```
+   */
+  read<R>(fn: (scope: Scope) => Promise<R>): Promise<R> {
+    const router = this.root.router
+    if (router === undefined || this.binding !== undefined || this.routing === 'read') return fn(this)
+    // db.primary: its reads run on the primary and, being reads, do not count as writes.
+    return this.routing === 'primary' ? fn(router.onPrimary(this.schema)) : router.read(this.schema, fn)
   }
 
   /** The Kysely instance of this scope (bound to its connection, if any; built on first use). */
@@ -309,7 +214,12 @@ export class Scope implements QueryContext {
 
   /** The same scope addressing another schema. */
   withSchema(schema: string): Scope {
-    return new Scope(this.root, this.binding, schema)
+    return new Scope(this.root, this.binding, schema, this.routing)
+  }
+
+  /** The same scope with another routing (`db.primary`). */
+  routed(routing: Routing): Scope {
+    return new Scope(this.root, this.binding, this.schema, routing)
   }
 
   /** Runs one statement in this scope (under a span when traced); `named`: as a prepared statement. */
@@ -332,7 +242,7 @@ export class Scope implements QueryContext {
   }
 
   async #execute(sql: string, params: readonly unknown[], named: boolean): Promise<PgResult> {
-    const binding = this.binding
+    const { binding, root } = this
     if (binding !== undefined) {
       binding.assertOpen()
       if (binding.hasOpenSavepoint) {
@@ -342,18 +252,26 @@ export class Scope implements QueryContext {
           binding.assertOpen()
         }
       }
-      return binding.conn.query(sql, params, named)
+      // A statement on a pinned connection outside a transaction commits on its own.
+      if (binding.kind !== 'pinned') return binding.conn.query(sql, params, named)
+      try {
+        return await binding.conn.query(sql, params, named)
+      } finally {
+        root.router?.noteWrite()
+      }
     }
-    const root = this.root
     const conn = await root.acquireConnection()
     let result: PgResult
     try {
       result = await conn.query(sql, params, named)
     } catch (err) {
       await root.runner.release(conn, 'idle')
+      // Sent and then lost: it may have committed.
+      if (this.routing !== 'read') root.router?.noteWrite()
       throw err
     }
     if (!root.runner.releaseIfClean(conn)) await root.releaseConnection(conn)
+    if (this.routing !== 'read') root.router?.noteWrite()
     return result
   }
 

@@ -1,6 +1,7 @@
 import { ConnectionError, DataLayerError, MisuseError, ValidationError } from '../errors.js'
 import { abortedError } from './pg-connection.js'
-import { Binding, Scope } from './scope.js'
+import { Binding } from './binding.js'
+import { Scope } from './scope.js'
 import type { BatchLabel } from '../telemetry/options.js'
 import type { TransactionSpan } from '../telemetry/spans.js'
 
@@ -94,6 +95,8 @@ async function open(
       else await commitTop(conn)
     } finally {
       await giveBack()
+      // Read-your-writes: a transaction on the primary may have written (even when COMMIT failed: its outcome may be unknown).
+      if (commit && scope.routing !== 'read') root.router?.noteWrite()
     }
   })
 }

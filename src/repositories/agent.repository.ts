@@ -109,7 +109,7 @@ export class AgentRepository extends BaseRepository<Agent, number, Database, Upd
    */
   async getByName(name: string): Promise<Agent | null> {
     assertText(name, 'name', 'agents.getByName')
-    const { rows } = await this.cached('agents.getByName', [name], ([name]) =>
+    const { rows } = await this.cachedRead('agents.getByName', [name], ([name]) =>
       this.db.selectFrom('agents').select(agentColumns).where('name', '=', name as string),
     )
     return rows[0] === undefined ? null : toAgent(rows[0])
@@ -150,8 +150,8 @@ export class AgentRepository extends BaseRepository<Agent, number, Database, Upd
     const opts = assertOptions(filter, ['activeOnly'], 'agents.count')
     let query = this.db.selectFrom('agents')
     if (readBoolean(opts.activeOnly, false, 'activeOnly', 'agents.count')) query = query.where('active', '=', true)
-    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().catch(rethrowTyped)
-    return Number(row.n)
+    const { rows } = await this.readQuery(query.select((eb) => eb.fn.countAll<string>().as('n'))).catch(rethrowTyped)
+    return Number(rows[0]!.n)
   }
 
   /**

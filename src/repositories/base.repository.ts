@@ -1,12 +1,16 @@
 import { Kysely, sql, type Compilable, type InsertQueryBuilder, type QueryResult, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { rethrowTyped } from '../pg-errors.js'
-import { NotFoundError, ValidationError } from '../errors.js'
-import { assertId, assertOptions, assertUuid, isPlainObject, MAX_INT4, validateInput } from '../validation.js'
+import { knownFields } from './query-helpers.js'
+import { NotFoundError } from '../errors.js'
+import { assertId, assertOptions, assertUuid, MAX_INT4, validateInput } from '../validation.js'
 import { shapeOf } from '../execution/compiled-shapes.js'
-import { kyselyContext, type QueryContext } from '../execution/query-context.js'
+import { kyselyContext, readOn, type QueryContext } from '../execution/query-context.js'
+import { toKyselyResult } from '../execution/kysely-glue.js'
+import { Scope } from '../execution/scope.js'
 import { badCursor, cursorScope, decodeCursor, encodeCursor, intKey, readLimit, uuidKey, type Keyset, type Page } from './cursor.js'
 
+export { excludedOf, whereEq } from './query-helpers.js'
 export { asListPage, DEFAULT_LIMIT, MAX_LIMIT, readLimit, type Keyset, type ListPage, type Page } from './cursor.js'
 
 /** Options every list method takes. */
@@ -96,6 +100,36 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     return this.context.runCompiled(shape, args, build, this.constructor)
   }
 
+  /**
+   * {@link BaseRepository.cached} for a read: with read replicas (see the README, Read replicas)
+   * it runs on a replica, or on the primary when none is usable or has this Db's writes yet;
+   * inside a transaction, in the transaction.
+   */
+  protected cachedRead<R>(
+    shape: string,
+    args: readonly unknown[],
+    build: (slots: readonly unknown[]) => Compilable<R>,
+  ): Promise<QueryResult<R>> {
+    return readOn(this.context, (context) => context.runCompiled(shape, args, build, this.constructor))
+  }
+
+  /**
+   * Runs a read built per call (with this repository's Kysely; compiled here, so its input is
+   * checked before any SQL) where reads go: see {@link BaseRepository.cachedRead}.
+   *
+   * @example
+   * ```ts
+   * const { rows } = await this.readQuery(this.db.selectFrom('agents').select((eb) => eb.fn.countAll().as('n')))
+   * ```
+   */
+  protected readQuery<R>(query: Compilable<R>): Promise<QueryResult<R>> {
+    const { sql, parameters } = query.compile()
+    return readOn(this.context, async (context) =>
+      // A Db's scope runs it as its own statement (routed, not counted as a write); a bare Kysely, through Kysely.
+      context instanceof Scope ? toKyselyResult<R>(await context.execute(sql, parameters, true)) : context.kysely.executeQuery<R>(query.compile()),
+    )
+  }
+
   /** The executor, untyped over the table name (the base class is generic over tables). */
   protected get any(): AnyDb {
     return this.db as unknown as AnyDb
@@ -112,7 +146,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
   async get(id: Id): Promise<T | null> {
     this.assertId(id, 'get')
     const { table, columns } = this.spec
-    const { rows } = await this.cached(`${table}.get`, [id], ([id]) =>
+    const { rows } = await this.cachedRead(`${table}.get`, [id], ([id]) =>
       this.visibleOnly(this.any.selectFrom(table).select(columns).where('id', '=', id)),
     )
     return rows[0] === undefined ? null : this.spec.toEntity(rows[0])
@@ -144,7 +178,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
   async exists(id: Id): Promise<boolean> {
     this.assertId(id, 'exists')
     const { table } = this.spec
-    const { rows } = await this.cached(`${table}.exists`, [id], ([id]) =>
+    const { rows } = await this.cachedRead(`${table}.exists`, [id], ([id]) =>
       this.visibleOnly(this.any.selectFrom(table).select('id').where('id', '=', id)),
     )
     return rows.length > 0
@@ -160,8 +194,8 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
    */
   async count(filter?: unknown): Promise<number> {
     const query = this.filtered(this.visibleOnly(this.any.selectFrom(this.spec.table)), filter, 'count')
-    const row = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().catch(rethrowTyped)
-    return Number(row.n)
+    const { rows } = await this.readQuery(query.select((eb) => eb.fn.countAll<string>().as('n'))).catch(rethrowTyped)
+    return Number(rows[0]!.n)
   }
 
   /**
@@ -233,7 +267,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     const key = this.spec.pageKey.column
     const shape = `${table}.page:${after === undefined ? 'first' : 'after'}`
     const args = after === undefined ? [limit + 1] : [after, limit + 1]
-    const { rows } = await this.cached(shape, args, (slots) => {
+    const { rows } = await this.cachedRead(shape, args, (slots) => {
       let query = this.visibleOnly(this.any.selectFrom(table).select(columns))
       if (after !== undefined) query = query.where(key, '>', slots[0])
       return query.orderBy(key, 'asc').limit(slots[slots.length - 1] as number)
@@ -292,7 +326,7 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     const shape = `${table}.${method}:${filters.map(([, v]) => shapeOf(v)).join('')}:${after ? 'after' : 'first'}`
     const args: unknown[] = filters.flatMap(([, v]) => (v == null ? [] : [v]))
     args.push(...(after ?? []), limit)
-    const { rows } = await this.cached(shape, args, (slots) => {
+    const { rows } = await this.cachedRead(shape, args, (slots) => {
       let query = this.visibleOnly(this.any.selectFrom(table).select(columns))
       for (const [alias, expression] of Object.entries(keys)) query = query.select(sql.raw(expression).as(alias))
       let next = 0
@@ -360,38 +394,4 @@ export abstract class BaseRepository<T, Id extends number | string, DB = Databas
     }
     return row
   }
-}
-
-/**
- * Adds `column = value` for a filter key: left out (undefined) means any, null means IS NULL.
- *
- * @example
- * ```ts
- * query = whereEq(query, 'user_id', filter.userId)
- * ```
- */
-export function whereEq<Q extends SelectQueryBuilder<any, any, any>>(query: Q, column: string, value: unknown): Q {
-  if (value === undefined) return query
-  return (value === null ? query.where(column, 'is', null) : query.where(column, '=', value)) as Q
-}
-
-/**
- * `SET col = excluded.col` for each column of an upsert; with no column, `SET <first> = <first>`
- * is not needed by callers: they pass a no-op assignment themselves.
- *
- * @example
- * ```ts
- * q.onConflict((oc) => oc.column('name').doUpdateSet(excludedOf(['type', 'model'])))
- * ```
- */
-export function excludedOf(columns: readonly string[]): any {
-  return Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))
-}
-
-/** A patch with no validator class: a plain object whose keys are all known fields. */
-function knownFields(patch: unknown, fields: Readonly<Record<string, string>>, context: string): object {
-  if (!isPlainObject(patch)) throw new ValidationError([{ field: 'input', messages: ['must be an object'] }], context)
-  const unknown = Object.keys(patch).filter((k) => !Object.hasOwn(fields, k))
-  if (unknown.length > 0) throw new ValidationError(unknown.map((k) => ({ field: k, messages: [`${k} is not a known field`] })), context)
-  return patch
 }

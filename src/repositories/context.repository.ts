@@ -1,7 +1,7 @@
 import { Kysely, sql, type RawBuilder } from 'kysely'
 import type { Database } from '../generated/database.js'
 import { ValidationError } from '../errors.js'
-import { kyselyContext, type QueryContext } from '../execution/query-context.js'
+import { kyselyContext, readOn, type QueryContext } from '../execution/query-context.js'
 import { parseTimestamptz } from '../execution/type-parsers.js'
 import { Agent, agentColumns, toAgent } from '../models/agent.model.js'
 import { Memory, memoryColumns, toMemory, type ReadMode } from '../models/memory.model.js'
@@ -117,7 +117,7 @@ export class ContextRepository {
     const args: unknown[] = [readMode, sessionId, maxMessages + 1]
     if (maxTokens !== undefined) args.push(maxTokens)
     const shape = `context.load:${maxTokens === undefined ? 'count' : 'budget'}`
-    const { rows } = await this.context.runCompiled<any>(shape, args, (slots) => this.#query(slots), ContextRepository)
+    const { rows } = await readOn(this.context, (context) => context.runCompiled<any>(shape, args, (slots) => this.#query(slots), ContextRepository))
     let head: Record<string, any> | undefined
     const kept: Message[] = []
     let tokenCount = 0

@@ -206,7 +206,7 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
     const context = 'memories.resolve'
     readName(name, context)
     const { keys } = readScope(scope, false, context)
-    const { rows } = await this.cached('memories.resolve', [name, keys.agentId, keys.userId, keys.sessionId], ([n, a, u, s]) =>
+    const { rows } = await this.cachedRead('memories.resolve', [name, keys.agentId, keys.userId, keys.sessionId], ([n, a, u, s]) =>
       resolveQuery(this.any, n, { agentId: a, userId: u, sessionId: s }),
     )
     return rows[0] === undefined ? null : toMemory(rows[0] as never)
@@ -227,7 +227,7 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
     const { keys, readMode } = readScope(options, true, 'memories.effective')
     const args: unknown[] = [keys.agentId, keys.userId, keys.sessionId]
     if (readMode !== undefined) args.push(readMode)
-    const { rows } = await this.cached(`memories.effective:${readMode === undefined ? 'all' : 'mode'}`, args, ([a, u, s, mode]) =>
+    const { rows } = await this.cachedRead(`memories.effective:${readMode === undefined ? 'all' : 'mode'}`, args, ([a, u, s, mode]) =>
       effectiveQuery(this.any, { agentId: a, userId: u, sessionId: s }, mode),
     )
     return rows.map((r) => toMemory(r as never))

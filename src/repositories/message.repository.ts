@@ -289,7 +289,7 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
     const after = readCursor(opts.cursor, scope, context, ([seq, ...rest]) => (rest.length ? undefined : [intKey(seq, context)]))?.[0]
     const args = after === undefined ? [sessionId, limit + 1] : [sessionId, after, limit + 1]
     const shape = `messages.listBySession:${order}:${after === undefined ? 'first' : 'after'}`
-    const { rows } = await this.cached(shape, args, (slots) => {
+    const { rows } = await this.cachedRead(shape, args, (slots) => {
       let query = this.db.selectFrom('messages').select(messageColumns).where('session_id', '=', slots[0] as string)
       if (after !== undefined) query = query.where('seq', order === 'asc' ? '>' : '<', slots[1] as string)
       return query.orderBy('seq', order).limit(slots[slots.length - 1] as number)
@@ -311,7 +311,7 @@ export class MessageRepository extends BaseRepository<Message, string, Database,
   override async count(sessionId?: string): Promise<number> {
     if (sessionId === undefined) return super.count()
     assertUuid(sessionId, 'sessionId', 'messages.count')
-    const { rows } = await this.cached('messages.count', [sessionId], ([id]) =>
+    const { rows } = await this.cachedRead('messages.count', [sessionId], ([id]) =>
       this.db
         .selectFrom('messages')
         .where('session_id', '=', id as string)

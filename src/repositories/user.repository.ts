@@ -102,7 +102,7 @@ export class UserRepository extends BaseRepository<User, number, Database, Updat
    */
   async getByEmail(email: string): Promise<User | null> {
     assertText(email, 'email', 'users.getByEmail', 320)
-    const { rows } = await this.cached('users.getByEmail', [email], ([email]) =>
+    const { rows } = await this.cachedRead('users.getByEmail', [email], ([email]) =>
       this.db.selectFrom('users').select(userColumns).where(sql`lower(email)`, '=', sql`lower(${email})`),
     )
     return rows[0] === undefined ? null : toUser(rows[0])

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { QueryContext } from '../execution/query-context.js'
+import { readOn, type QueryContext } from '../execution/query-context.js'
 import { encodeCursor } from '../repositories/cursor.js'
 import { fulltextStatement } from './fulltext.js'
 import { fuzzyStatement } from './fuzzy.js'
@@ -64,15 +64,14 @@ export async function searchExtensions(context: QueryContext<any>, owner: object
  */
 export async function runSearch<T>(context: QueryContext<any>, owner: object, target: SearchTarget<T>, options: unknown): Promise<SearchHits<T>> {
   const request = readSearchOptions(target, options)
-  const ext = await searchExtensions(context, owner, request)
-  const statement = searchStatement(context.kysely, target, request, ext)
-  const run = (ctx: QueryContext<any>) => ctx.runCompiled<any>(statement.shape, statement.args, statement.build, owner)
-  const { rows } =
-    ext.hnsw !== undefined
-      ? await withVectorSearch(context, owner, request, ext.hnsw, run)
-      : request.mode === 'fuzzy'
-        ? await withPlannerSettings(context, owner, [['enable_seqscan', 'off']], run)
-        : await run(context)
+  // On a replica when the Db has them (the settings transaction of vector and fuzzy search too).
+  const { rows } = await readOn(context, async (reader) => {
+    const ext = await searchExtensions(reader, owner, request)
+    const statement = searchStatement(reader.kysely, target, request, ext)
+    const run = (ctx: QueryContext<any>) => ctx.runCompiled<any>(statement.shape, statement.args, statement.build, owner)
+    if (ext.hnsw !== undefined) return withVectorSearch(reader, owner, request, ext.hnsw, run)
+    return request.mode === 'fuzzy' ? withPlannerSettings(reader, owner, [['enable_seqscan', 'off']], run) : run(reader)
+  })
   const { limit } = request
   const kept = rows.length > limit ? rows.slice(0, limit) : rows
   const hits = kept.map((row) => ({ item: target.toEntity(row), score: Number(row.score) }))

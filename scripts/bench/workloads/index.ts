@@ -8,12 +8,12 @@ import { bulkContenders, bulkInputs } from './bulk.js'
 import { hydrateContenders, listImpls } from './lists.js'
 import { SINGLE_ROW_TITLES, singleRowImpls } from './single-row.js'
 import { transactionContenders } from './transaction.js'
-import { standard } from './common.js'
+import { standard, type Impls } from './common.js'
 import { loadRecall, recallWorkloads } from './recall.js'
 import type { RecallEnv } from './recall-search.js'
 import { bigSessionSql, growMessagesSql } from '../seed.js'
 import { WORKLOAD_ORDER, type WorkloadGroup } from '../options.js'
-import type { BenchContext, Workload } from '../types.js'
+import type { BenchContext, Contender, Workload } from '../types.js'
 
 const short = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n))
 
@@ -36,7 +36,7 @@ export async function* workloads(ctx: BenchContext, only: ReadonlySet<WorkloadGr
           title: SINGLE_ROW_TITLES[group],
           baseline: 'pg',
           mode: 'sequential',
-          contenders: standard(ctx, single[group]),
+          contenders: group === '1' ? withUntraced(ctx, single['1']) : standard(ctx, single[group]),
         }
         break
       case '7':
@@ -137,4 +137,18 @@ export async function* workloads(ctx: BenchContext, only: ReadonlySet<WorkloadGr
         break
     }
   }
+}
+
+/**
+ * Workload 1 also runs automagik-db with `telemetry: false` (server only), right after the
+ * default: the cost of the OpenTelemetry hooks with the API installed and no SDK registered,
+ * measured in the same run.
+ */
+function withUntraced(ctx: BenchContext, impls: Impls): Contender[] {
+  const contenders = standard(ctx, impls)
+  const untraced = ctx.untraced
+  if (untraced === undefined) return contenders
+  const at = contenders.findIndex((c) => c.id === ctx.amdb.id) + 1
+  contenders.splice(at, 0, { id: untraced.id, label: untraced.label, run: impls.amdb(untraced.db) })
+  return contenders
 }

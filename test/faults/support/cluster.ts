@@ -24,7 +24,7 @@ export function clusterSupported(): boolean {
 
 /** What is missing to make a throwaway cluster, or undefined. */
 function clusterMissing(): string | undefined {
-  const binaries = ['initdb', 'pg_ctl'].filter((name) => !existsSync(join(PG_BIN, name)))
+  const binaries = ['initdb', 'pg_ctl', 'pg_basebackup'].filter((name) => !existsSync(join(PG_BIN, name)))
   if (binaries.length > 0) {
     return `${binaries.join(', ')} not found in ${PG_BIN} (set AMDB_PG_BIN, or install the server package, e.g. postgresql-15)`
   }
@@ -105,6 +105,9 @@ export class Cluster {
         join(cluster.#data, 'pg_hba.conf'),
         [
           'local all all trust',
+          // pg_basebackup and a streaming replica (Cluster.replicaOf) connect for replication.
+          'local replication postgres trust',
+          'host replication postgres 127.0.0.1/32 trust',
           'host all postgres 127.0.0.1/32 trust',
           'host all all 127.0.0.1/32 scram-sha-256',
           '',
@@ -117,6 +120,33 @@ export class Cluster {
       return cluster
     } catch (err) {
       await cluster.destroy()
+      throw err
+    }
+  }
+
+  /**
+   * A streaming replica of `primary` (PostgreSQL's own replication, `wal_level = replica` being
+   * the default): `pg_basebackup -R` into a new temp dir, on its own free port, started as a hot
+   * standby. `settings` are extra postgresql.conf lines, e.g. `recovery_min_apply_delay = '2s'`.
+   */
+  static async replicaOf(primary: Cluster, settings: readonly string[] = []): Promise<Cluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'amdb-replica-'))
+    chmodSync(dir, 0o700)
+    const { uid, gid } = postgresIds()
+    chownSync(dir, uid, gid)
+    const replica = new Cluster(dir, await freePort())
+    try {
+      await asPostgres(join(PG_BIN, 'pg_basebackup'), [
+        '-h', primary.dir, '-p', String(primary.port), '-U', 'postgres', '-D', replica.#data, '-R', '-X', 'stream', '--no-sync',
+      ])
+      appendFileSync(
+        join(replica.#data, 'postgresql.conf'),
+        [`port = ${replica.port}`, `unix_socket_directories = '${dir}'`, 'hot_standby = on', ...settings, ''].join('\n'),
+      )
+      await replica.startServer()
+      return replica
+    } catch (err) {
+      await replica.destroy()
       throw err
     }
   }
