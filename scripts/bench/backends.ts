@@ -86,7 +86,12 @@ async function openServer(options: BenchOptions, log: Log, onCleanup: (fn: () =>
   const drizzlePool = newPool()
   closers.push(() => drizzlePool.end())
 
-  const untraced = await connectAmdb('amdb-no-telemetry', 'automagik-db, telemetry: false (OpenTelemetry off)', { telemetry: false })
+  // Workload 1's telemetry pair: two fresh Dbs that differ only in `telemetry` (the default Db
+  // above also ran the migrations, so its connections are not a like-for-like baseline).
+  const untraced = [
+    await connectAmdb('amdb-otel-api', 'automagik-db, telemetry on (the default): @opentelemetry/api installed, no SDK registered'),
+    await connectAmdb('amdb-no-telemetry', 'automagik-db, telemetry: false (OpenTelemetry off)', { telemetry: false }),
+  ]
   const variants: AmdbUnderTest[] = []
   if (options.variants) {
     variants.push(await connectAmdb('amdb-unnamed', 'automagik-db, preparedStatements: false', { preparedStatements: false }))

@@ -71,10 +71,11 @@ export interface BenchContext {
   amdb: AmdbUnderTest
   variants: AmdbUnderTest[]
   /**
-   * Server only: automagik-db with `telemetry: false`, next to the default (OpenTelemetry API
-   * installed, no SDK registered) in workload 1: the cost of the telemetry hooks, same run.
+   * Server only, workload 1: two fresh Dbs alike but for `telemetry` (on by default, with
+   * `@opentelemetry/api` installed and no SDK registered; and `false`): the cost of the
+   * telemetry hooks, measured side by side in the same run.
    */
-  untraced?: AmdbUnderTest
+  untraced?: AmdbUnderTest[]
   /** Runs seed SQL on every database of this backend (PGlite: both instances). */
   execAll(sql: string): Promise<void>
   seed: SeedInfo

@@ -140,15 +140,13 @@ export async function* workloads(ctx: BenchContext, only: ReadonlySet<WorkloadGr
 }
 
 /**
- * Workload 1 also runs automagik-db with `telemetry: false` (server only), right after the
- * default: the cost of the OpenTelemetry hooks with the API installed and no SDK registered,
- * measured in the same run.
+ * Workload 1 also runs two fresh automagik-db Dbs, telemetry on (the default) and `telemetry:
+ * false` (server only): the cost of the OpenTelemetry hooks with the API installed and no SDK
+ * registered, measured in the same run.
  */
 function withUntraced(ctx: BenchContext, impls: Impls): Contender[] {
   const contenders = standard(ctx, impls)
-  const untraced = ctx.untraced
-  if (untraced === undefined) return contenders
   const at = contenders.findIndex((c) => c.id === ctx.amdb.id) + 1
-  contenders.splice(at, 0, { id: untraced.id, label: untraced.label, run: impls.amdb(untraced.db) })
+  contenders.splice(at, 0, ...(ctx.untraced ?? []).map((a) => ({ id: a.id, label: a.label, run: impls.amdb(a.db) })))
   return contenders
 }
