@@ -168,12 +168,12 @@ function replicaOptionIssues(options: DbOptions): FieldIssue[] {
   const issues: FieldIssue[] = []
   const { replicas, readYourWrites, maxReplicaLag } = options
   if (replicas !== undefined) {
-    if (!Array.isArray(replicas) || replicas.some((r) => typeof r !== 'string' || r === '')) {
+    if (!Array.isArray(replicas)) {
       issues.push({ field: 'replicas', messages: ['replicas must be an array of PostgreSQL URLs'] })
-    } else if (replicas.some((r) => !parsesAsUrl(r))) {
+    } else if (replicas.some((r) => !isServerUrl(r))) {
       // Never the URL itself in the message: it may hold a password.
-      const bad = replicas.flatMap((r, i) => (parsesAsUrl(r) ? [] : [i]))
-      issues.push({ field: 'replicas', messages: [`replicas[${bad.join('], replicas[')}] is not a valid PostgreSQL connection string`] })
+      const bad = replicas.flatMap((r, i) => (isServerUrl(r) ? [] : [`replicas[${i}] (${r === undefined ? 'undefined: an unset environment variable?' : typeof r})`]))
+      issues.push({ field: 'replicas', messages: [`not a postgres:// or postgresql:// URL: ${bad.join(', ')}`] })
     } else if (replicas.length > 0 && (options.embedded || options.dataDir !== undefined)) {
       issues.push({ field: 'replicas', messages: ['replicas need a PostgreSQL server (url or DATABASE_URL), not the embedded database'] })
     }
@@ -187,7 +187,9 @@ function replicaOptionIssues(options: DbOptions): FieldIssue[] {
   return issues
 }
 
-const parsesAsUrl = (url: string): boolean => {
+/** A `postgres://` / `postgresql://` URL that pg can parse. */
+const isServerUrl = (url: unknown): boolean => {
+  if (typeof url !== 'string' || !/^postgres(ql)?:\/\//i.test(url)) return false
   try {
     parseIntoClientConfig(url)
     return true

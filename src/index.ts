@@ -7,6 +7,7 @@ export type { TelemetryOption, TelemetryProviders } from './telemetry/options.js
 export type { TransactionHandle } from './db.js'
 export type { RepositoryClass } from './db-types.js'
 export type { TransactionOptions, IsolationLevel } from './execution/transaction.js'
+export type { Features } from './execution/extensions.js'
 export { kyselyContext, type QueryContext } from './execution/query-context.js'
 export { repositories, type Repositories } from './repositories/registry.js'
 export type { MigrationStatus } from './migrator.js'

@@ -11,7 +11,7 @@ import {
   type Access,
   type ReadMode,
 } from '../models/memory.model.js'
-import { ConflictError, ValidationError } from '../errors.js'
+import { ConflictError, ForeignKeyError, ValidationError } from '../errors.js'
 import { assertId, assertOptions, assertText, assertUuid, validateInput } from '../validation.js'
 import type { QueryContext } from '../execution/query-context.js'
 import { asListPage, BaseRepository, readLimit, whereEq, type ListOptions, type ListPage } from './base.repository.js'
@@ -22,6 +22,7 @@ import type { SearchHits } from '../search/hits.js'
 import { runSearch } from '../search/run-search.js'
 import type { SearchOptionsBase } from '../search/search-options.js'
 import { memorySearchTarget } from '../search/targets.js'
+import { isInTransaction } from '../search/atomic.js'
 import { liveMemory, sweepExpiredMemories, upsertMemory } from './memory-expiry.js'
 import { readBatchSize } from './message-retention.js'
 import { effectiveQuery, readName, readScope, resolveQuery, type EffectiveOptions, type ResolveScope } from './memory-scope.js'
@@ -131,13 +132,21 @@ export class MemoryRepository extends BaseRepository<Memory, string, Database, U
   }
 
   /** The statement of create / insert (see upsertMemory), compiled once per column set. */
-  async #upsert(row: Record<string, unknown>, mode: 'create' | 'insert'): Promise<any> {
+  async #upsert(row: Record<string, unknown>, mode: 'create' | 'insert', again = true): Promise<any> {
     const set = Object.keys(row)
     const key = [row.name, row.agent_id ?? null, row.user_id ?? null, row.session_id ?? null]
-    const { rows } = await this.cached(`memories.${mode}:${set}`, [...key, ...Object.values(row)], (slots) =>
-      upsertMemory(this.any, set, slots, mode, memoryColumns),
-    )
-    return rows[0]
+    try {
+      const { rows } = await this.cached(`memories.${mode}:${set}`, [...key, ...Object.values(row)], (slots) =>
+        upsertMemory(this.any, set, slots, mode, memoryColumns),
+      )
+      return rows[0]
+    } catch (err) {
+      // The memory expired while this statement waited for its row: its embeddings, read before
+      // the wait, were not deleted. Once more, outside a transaction (inside, it is aborted).
+      const raced = err instanceof ForeignKeyError && err.constraint === 'memory_embeddings_memory_id_fkey'
+      if (!raced || !again || isInTransaction(this.context)) throw err
+      return this.#upsert(row, mode, false)
+    }
   }
 
   /**

@@ -65,9 +65,10 @@ export async function pruneMessages(context: QueryContext<any>, owner: object, o
   for (;;) {
     const { rows } = await context.runCompiled<BatchRow>('messages.prune', [cursor, walk, o.olderThan, batchSize], (slots) => batchQuery(db, slots), owner)
     const row = rows[0]!
-    const deleted = Number(row.deleted)
-    total += deleted
-    if (deleted === batchSize) cursor = row.last_deleted! // that session may have more to delete
+    total += Number(row.deleted)
+    // Decided on what the batch chose, not on what it deleted: a message another transaction
+    // deleted meanwhile must not make the walk skip the sessions after the batch's last one.
+    if (Number(row.chosen) === batchSize) cursor = row.last_chosen! // that session may have more to delete
     else if (Number(row.walked) < walk) return total // no sessions left
     else cursor = row.last_walked!
   }
@@ -75,8 +76,9 @@ export async function pruneMessages(context: QueryContext<any>, owner: object, o
 
 interface BatchRow {
   deleted: string
+  chosen: string
+  last_chosen: string | null
   walked: string
-  last_deleted: string | null
   last_walked: string | null
 }
 
@@ -147,7 +149,8 @@ function batchQuery(db: Kysely<any>, slots: readonly unknown[]) {
     )
     .selectNoFrom((eb) => [
       eb.selectFrom('deleted').select(eb.fn.countAll<string>().as('n')).as('deleted'),
-      eb.selectFrom('deleted').select('session_id').orderBy('session_id', 'desc').limit(1).as('last_deleted'),
+      eb.selectFrom('doomed').select(eb.fn.countAll<string>().as('n')).as('chosen'),
+      eb.selectFrom('doomed').select('session_id').orderBy('session_id', 'desc').limit(1).as('last_chosen'),
       eb.selectFrom('walked').select(eb.fn.countAll<string>().as('n')).as('walked'),
       eb.selectFrom('walked').select('id').orderBy('id', 'desc').limit(1).as('last_walked'),
     ])

@@ -3,6 +3,7 @@
 import { describe, expect } from 'vitest'
 import { ConflictError, Memory, NotFoundError, type Db } from '../../src/index.js'
 import { expectValidation, unique, useTestDb } from '../conformance/base-repository.conformance.js'
+import { backend } from '../support/test-db.js'
 
 const ctx = useTestDb()
 const { test, log } = ctx
@@ -169,6 +170,31 @@ describe('writes over an expired memory treat it as absent', () => {
     const id = crypto.randomUUID()
     const fresh = await db.memories.create({ id, name: expired.name, agentId: agent.id })
     expect(fresh).toMatchObject({ id, content: null, expiresAt: null })
+  })
+
+  // Regression (review of issue 11 §2): a memory that expired while create waited for its row lock
+  // kept its embeddings (read before the wait) while the upsert gave the row a new id: ForeignKeyError.
+  test.skipIf(backend !== 'postgres')('create-over-a-memory-expiring-meanwhile: a fresh memory, no ForeignKeyError', async () => {
+    const root = ctx.root()
+    const agent = await root.agents.create({ name: unique('agent'), type: 't', model: 'm' })
+    const m = await root.memories.create({ name: 'racing', content: 'old', agentId: agent.id })
+    await root.memories.setEmbedding(m.id, { model: 'expiry-race', vector: [1, 0] })
+    const other = await root.startTransaction()
+    await other.db.memories.update(m.id, { expiresAt: past() }) // holds the row lock
+    const created = root.memories.create({ name: 'racing', content: 'new', agentId: agent.id })
+    for (let i = 0; ; i++) {
+      const [row] = await root.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      )
+      if (row!.n > 0) break
+      if (i > 200) throw new Error('create never waited for the locked memory')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await other.commit()
+    const fresh = await created
+    expect(fresh.id).not.toBe(m.id)
+    expect(fresh).toMatchObject({ content: 'new', expiresAt: null })
+    expect(await root.query('SELECT 1 FROM memory_embeddings WHERE memory_id = $1', [m.id])).toEqual([])
   })
 
   test('insert is not blocked by an expired memory; a live one still conflicts', async ({ db }) => {

@@ -3,6 +3,7 @@
 import { describe, expect } from 'vitest'
 import type { Db, Message } from '../../src/index.js'
 import { expectValidation, unique, useTestDb } from '../conformance/base-repository.conformance.js'
+import { backend } from '../support/test-db.js'
 
 const ctx = useTestDb()
 const { test, log } = ctx
@@ -19,6 +20,18 @@ async function session(db: Db, createdAt: readonly Date[]): Promise<{ id: string
     ? await db.messages.createMany(createdAt.map((at, i) => ({ sessionId: s.id, role: 'user' as const, textContent: `m${i}`, createdAt: at })))
     : []
   return { id: s.id, messages }
+}
+
+/** Waits until a backend of this database waits for a lock (the prune's DELETE). */
+async function waitForLockWaiter(db: Db): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    if (row!.n > 0) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('prune never waited for the locked message')
 }
 
 const remaining = async (db: Db, sessionId: string) => (await db.messages.listBySession(sessionId, { limit: 1000 })).map((m) => m.seq)
@@ -155,6 +168,24 @@ describe('messages.prune', () => {
       expect(seqs.length).toBeGreaterThanOrEqual(3)
     }
     for (const m of written) expect(ids.has(m.id), `message ${m.id} written during prune`).toBe(true)
+  })
+
+  // Regression (review of issue 11 §2): the walk went on from what a batch deleted, not what it
+  // chose, so a message deleted by another transaction during a full batch made prune skip the
+  // sessions after that batch's last one, returning early with prunable messages left.
+  test.skipIf(backend !== 'postgres')('prune-skips-sessions-after-a-concurrent-delete: a message deleted meanwhile does not end the walk early', async () => {
+    const root = ctx.root()
+    const mine: { id: string; messages: Message[] }[] = []
+    for (let i = 0; i < 150; i++) mine.push(await session(root, [old(3), old(2), old(1), recent(1)]))
+    mine.sort((a, b) => (a.id < b.id ? -1 : 1))
+    // Another transaction deletes a message of the first batch and holds its row lock until prune waits for it.
+    const other = await root.startTransaction()
+    await other.db.messages.delete(mine[0]!.messages[0]!.id)
+    const pruned = root.messages.prune({ olderThan: cutoff, batchSize: 100 })
+    await waitForLockWaiter(root)
+    await other.commit()
+    await pruned
+    for (const s of mine) expect(await remaining(root, s.id), s.id).toEqual([4])
   })
 
   test('on db.withSchema(name), prune and expiry address that schema only', async () => {
