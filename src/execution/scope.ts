@@ -261,18 +261,20 @@ export class Scope implements QueryContext {
       }
     }
     const conn = await root.acquireConnection()
-    let result: PgResult
     try {
-      result = await conn.query(sql, params, named)
-    } catch (err) {
-      await root.runner.release(conn, 'idle')
-      // Sent and then lost: it may have committed.
+      let result: PgResult
+      try {
+        result = await conn.query(sql, params, named)
+      } catch (err) {
+        await root.runner.release(conn, 'idle')
+        throw err
+      }
+      if (!root.runner.releaseIfClean(conn)) await root.releaseConnection(conn)
+      return result
+    } finally {
+      // Read-your-writes: it may have written (a statement lost after it was sent may have committed).
       if (this.routing !== 'read') root.router?.noteWrite()
-      throw err
     }
-    if (!root.runner.releaseIfClean(conn)) await root.releaseConnection(conn)
-    if (this.routing !== 'read') root.router?.noteWrite()
-    return result
   }
 
   /**

@@ -4,6 +4,7 @@ import { describe, expect } from 'vitest'
 import { ConflictError, Memory, NotFoundError, type Db } from '../../src/index.js'
 import { expectValidation, unique, useTestDb } from '../conformance/base-repository.conformance.js'
 import { backend } from '../support/test-db.js'
+import { waitForLockWaiter } from '../support/lock-waiter.js'
 
 const ctx = useTestDb()
 const { test, log } = ctx
@@ -182,14 +183,7 @@ describe('writes over an expired memory treat it as absent', () => {
     const other = await root.startTransaction()
     await other.db.memories.update(m.id, { expiresAt: past() }) // holds the row lock
     const created = root.memories.create({ name: 'racing', content: 'new', agentId: agent.id })
-    for (let i = 0; ; i++) {
-      const [row] = await root.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      )
-      if (row!.n > 0) break
-      if (i > 200) throw new Error('create never waited for the locked memory')
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitForLockWaiter(root, 'create to wait for the locked memory')
     await other.commit()
     const fresh = await created
     expect(fresh.id).not.toBe(m.id)

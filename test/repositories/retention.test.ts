@@ -4,6 +4,7 @@ import { describe, expect } from 'vitest'
 import type { Db, Message } from '../../src/index.js'
 import { expectValidation, unique, useTestDb } from '../conformance/base-repository.conformance.js'
 import { backend } from '../support/test-db.js'
+import { waitForLockWaiter } from '../support/lock-waiter.js'
 
 const ctx = useTestDb()
 const { test, log } = ctx
@@ -20,18 +21,6 @@ async function session(db: Db, createdAt: readonly Date[]): Promise<{ id: string
     ? await db.messages.createMany(createdAt.map((at, i) => ({ sessionId: s.id, role: 'user' as const, textContent: `m${i}`, createdAt: at })))
     : []
   return { id: s.id, messages }
-}
-
-/** Waits until a backend of this database waits for a lock (the prune's DELETE). */
-async function waitForLockWaiter(db: Db): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const [row] = await db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    )
-    if (row!.n > 0) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('prune never waited for the locked message')
 }
 
 const remaining = async (db: Db, sessionId: string) => (await db.messages.listBySession(sessionId, { limit: 1000 })).map((m) => m.seq)
@@ -182,7 +171,7 @@ describe('messages.prune', () => {
     const other = await root.startTransaction()
     await other.db.messages.delete(mine[0]!.messages[0]!.id)
     const pruned = root.messages.prune({ olderThan: cutoff, batchSize: 100 })
-    await waitForLockWaiter(root)
+    await waitForLockWaiter(root, 'prune to wait for the locked message')
     await other.commit()
     await pruned
     for (const s of mine) expect(await remaining(root, s.id), s.id).toEqual([4])
